@@ -1,0 +1,1 @@
+"""exo-lsp: the IDE for Exo scheduling."""
