@@ -1,0 +1,141 @@
+"""The RVM accelerator as Exo sees it: tile-register memory and ``@instr`` procs.
+
+Written from the RVM spec (see ../shared/reference/rvm.md): eight 4x4 int32 tile
+registers m0..m7; ``mld.w``/``mst.w`` move a tile with a row stride in bytes,
+``mzero`` clears one, ``mmasa.w md, ms2, ms1`` computes md[i][j] += sum_k ms1[i][k]*ms2[j][k].
+Schedules import these names: ``from exo_lsp.rvm import *``.
+"""
+
+from __future__ import annotations
+
+from exo import DRAM, instr
+from exo.core.memory import MemGenError, StaticMemory
+from exo.libs.memories import DRAM_STATIC
+
+__all__ = [
+    "RVM_TILE",
+    "DRAM_STATIC",
+    "DRAM_INTERLEAVED",
+    "rvm_mld",
+    "rvm_mst",
+    "rvm_mzero",
+    "rvm_mmasa",
+    "RVM_INSTRUCTIONS",
+    "reset_rvm_state",
+]
+
+TILE_ROWS = TILE_COLS = 4
+
+
+class RVM_TILE(StaticMemory):
+    """A tile register. Allocation hands out m7, m6, ... and frees them again.
+
+    C has no notion of these registers, so a buffer "lives" in one by a
+    ``#define name "mK"`` that the instruction templates splice into their asm.
+    """
+
+    NUM_TILES = 8
+    StaticMemory.init_state(NUM_TILES)
+    tile_of: dict[str, int] = {}
+
+    @classmethod
+    def reset_allocations(cls):
+        cls.init_state(cls.NUM_TILES)
+        cls.tile_of = {}
+
+    @classmethod
+    def can_read(cls):
+        return False
+
+    @classmethod
+    def alloc(cls, new_name, prim_type, shape, srcinfo):
+        if prim_type != "int32_t":
+            raise MemGenError(f"{srcinfo}: RVM tiles hold i32, not {prim_type}")
+        if len(shape) != 2 or shape != [str(TILE_ROWS), str(TILE_COLS)]:
+            raise MemGenError(
+                f"{srcinfo}: an RVM tile is {TILE_ROWS}x{TILE_COLS}; "
+                f"'{new_name}' has shape [{', '.join(shape)}] (unroll_buffer the extra dimensions)"
+            )
+        live = [n for n in cls.tile_of]
+        try:
+            idx = cls.find_free_chunk()
+        except MemGenError:
+            raise MemGenError(
+                f"{srcinfo}: no free RVM tile register for '{new_name}': all "
+                f"{cls.NUM_TILES} are live ({', '.join(live)})"
+            ) from None
+        cls.mark(idx)
+        cls.tile_of[new_name] = idx
+        return f'#define {new_name} "m{cls.NUM_TILES - 1 - idx}"'
+
+    @classmethod
+    def free(cls, new_name, prim_type, shape, srcinfo):
+        idx = cls.tile_of.pop(new_name)
+        cls.unmark(idx)
+        return f"#undef {new_name}"
+
+
+class DRAM_INTERLEAVED(DRAM_STATIC):
+    """Static buffers placed in X-HEEP's word-interleaved banks, where RVM loads are fastest."""
+
+    @classmethod
+    def alloc(cls, new_name, prim_type, shape, srcinfo):
+        decl = super().alloc(new_name, prim_type, shape, srcinfo)
+        return '__attribute__((section(".xheep_data_interleaved"))) ' + decl
+
+
+def reset_rvm_state() -> None:
+    """Forget tile allocations left behind by a codegen that raised half-way."""
+    RVM_TILE.reset_allocations()
+
+
+# Operand names in the templates: {x_int} is the Exo buffer name (a macro naming the
+# tile register), {x_data} the address expression of a DRAM window.
+
+
+@instr(
+    'asm volatile("mld.w "{md_int}", (%0), %1" :: "r"(&{src_data}), "r"(4*{src}.strides[0]));'
+)
+def rvm_mld(md: [i32][4, 4] @ RVM_TILE, src: [i32][4, 4] @ DRAM):
+    assert stride(src, 1) == 1
+    assert stride(md, 1) == 1
+    for i in seq(0, 4):
+        for j in seq(0, 4):
+            md[i, j] = src[i, j]
+
+
+@instr(
+    'asm volatile("mst.w "{ms_int}", (%0), %1" :: "r"(&{dst_data}), "r"(4*{dst}.strides[0]));'
+)
+def rvm_mst(ms: [i32][4, 4] @ RVM_TILE, dst: [i32][4, 4] @ DRAM):
+    assert stride(dst, 1) == 1
+    assert stride(ms, 1) == 1
+    for i in seq(0, 4):
+        for j in seq(0, 4):
+            dst[i, j] = ms[i, j]
+
+
+@instr('asm volatile("mzero "{md_int});')
+def rvm_mzero(md: [i32][4, 4] @ RVM_TILE):
+    assert stride(md, 1) == 1
+    for i in seq(0, 4):
+        for j in seq(0, 4):
+            md[i, j] = 0
+
+
+# mmasa.w md, ms2, ms1: md[i][j] += sum_k ms1[i][k] * ms2[j][k]. The Exo argument order
+# (md, ms1, ms2) is printed as "md, ms1, ms2", so Exo's ms1 is the hardware's ms2.
+@instr('asm volatile("mmasa.w "{md_int}", "{ms1_int}", "{ms2_int});')
+def rvm_mmasa(
+    md: [i32][4, 4] @ RVM_TILE, ms1: [i32][4, 4] @ RVM_TILE, ms2: [i32][4, 4] @ RVM_TILE
+):
+    assert stride(md, 1) == 1
+    assert stride(ms1, 1) == 1
+    assert stride(ms2, 1) == 1
+    for i in seq(0, 4):
+        for j in seq(0, 4):
+            for k in seq(0, 4):
+                md[i, j] += ms2[i, k] * ms1[j, k]
+
+
+RVM_INSTRUCTIONS = [rvm_mzero, rvm_mld, rvm_mst, rvm_mmasa]
