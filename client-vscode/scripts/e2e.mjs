@@ -1,0 +1,401 @@
+// Runs the extension in a real VS Code (code-server + Debian Chromium through playwright-core):
+//   client     extension-host tests against the stub server (tests/vscode/stub), trusted workspace
+//   untrusted  extension-host tests against the real server, untrusted workspace
+//   server     extension-host tests against the real server, trusted workspace
+//   dom        the packaged .vsix driven through the DOM, with screenshots in artifacts/vscode/
+// Called by e2e.sh, which installs what this needs. Usage: node e2e.mjs [run ...]
+// Env: EXO_E2E_FEATURES (server features whose tests run, comma separated, or "all").
+import { spawn, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const CODE_SERVER = path.join(ROOT, ".tools/code-server/node_modules/code-server/out/node/entry.js");
+const CHROMIUM = process.env.EXO_E2E_CHROMIUM ?? "/usr/bin/chromium";
+const PYTHON = path.join(ROOT, ".venv/bin/python");
+const STUB_PYTHON = path.join(ROOT, "tests/vscode/python");
+const VSIX = path.join(ROOT, "client-vscode/out/exo-lsp.vsix");
+const TESTS = path.join(ROOT, "client-vscode/out/test/index.js");
+const ARTIFACTS = path.join(ROOT, "artifacts/vscode");
+const FEATURES = process.env.EXO_E2E_FEATURES ?? "";
+const RUN_TIMEOUT_MS = 240_000;
+
+const RUNS = {
+  client: { kind: "exthost", suite: "client", python: STUB_PYTHON, trusted: true },
+  untrusted: {
+    kind: "exthost",
+    suite: "untrusted",
+    python: PYTHON,
+    trusted: false,
+    // A restricted setting: VS Code must ignore it while the workspace is untrusted.
+    workspacePython: "/workspace/says/this/python",
+  },
+  server: { kind: "exthost", suite: "server", python: PYTHON, trusted: true },
+  dom: { kind: "dom", python: PYTHON, trusted: true },
+};
+
+const results = [];
+function report(run, name, ok, ms, error) {
+  results.push({ run, name, ok, ms, error });
+  const head = `${ok ? "PASS" : "FAIL"} ${run} › ${name}${ms !== undefined ? ` (${ms} ms)` : ""}`;
+  console.log(ok ? head : `${head}\n${indent(String(error ?? ""))}`);
+}
+const indent = (s) => s.split("\n").slice(0, 12).map((l) => `      ${l}`).join("\n");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function get(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on("error", () => resolve(0));
+    req.setTimeout(2000, () => req.destroy());
+  });
+}
+
+/** A fresh workspace (copy of examples/), user-data and extensions dirs for one run. */
+function prepare(name, run) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `exo-e2e-${name}-`));
+  const ws = path.join(dir, "examples");
+  fs.cpSync(path.join(ROOT, "examples"), ws, { recursive: true, filter: (src) => !src.includes("__pycache__") });
+  fs.mkdirSync(path.join(ws, ".vscode"));
+  const wsSettings = { "exo.python": run.workspacePython ?? run.python };
+  fs.writeFileSync(path.join(ws, ".vscode/settings.json"), JSON.stringify(wsSettings, null, 2));
+  const userData = path.join(dir, "user-data");
+  fs.mkdirSync(path.join(userData, "User"), { recursive: true });
+  const user = {
+    "security.workspace.trust.enabled": !run.trusted,
+    "security.workspace.trust.startupPrompt": "never",
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": false,
+    "workbench.enableExperiments": false,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoUpdate": false,
+    "extensions.autoCheckUpdates": false,
+    "extensions.ignoreRecommendations": true,
+    "git.enabled": false,
+    "chat.disableAIFeatures": true,
+    "window.restoreWindows": "none",
+  };
+  if (run.workspacePython) {
+    user["exo.python"] = run.python;
+  }
+  fs.writeFileSync(path.join(userData, "User/settings.json"), JSON.stringify(user, null, 2));
+  const extensions = path.join(dir, "extensions");
+  fs.mkdirSync(extensions);
+  const config = path.join(dir, "config.yaml");
+  fs.writeFileSync(config, "auth: none\ncert: false\n");
+  const out = path.join(ARTIFACTS, name);
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  return { dir, ws, userData, extensions, config, out, results: path.join(dir, "results.jsonl") };
+}
+
+function codeServerArgs(p, extra = []) {
+  return [
+    CODE_SERVER,
+    "--config", p.config,
+    "--auth", "none",
+    "--user-data-dir", p.userData,
+    "--extensions-dir", p.extensions,
+    "--disable-telemetry",
+    "--disable-update-check",
+    "--disable-getting-started-override",
+    ...extra,
+  ];
+}
+
+function baseEnv(p) {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (k.startsWith("VSCODE_") || k === "ELECTRON_RUN_AS_NODE") delete env[k];
+  }
+  // Keep code-server's own files (default config, logs) out of $HOME.
+  env.XDG_CONFIG_HOME = path.join(p.dir, "xdg-config");
+  env.XDG_DATA_HOME = path.join(p.dir, "xdg-data");
+  env.PATH = `${path.dirname(process.execPath)}:${env.PATH}`;
+  return env;
+}
+
+/** Starts code-server in its own process group; resolves with a stop function once it answers. */
+async function startCodeServer(p, env) {
+  const port = await freePort();
+  const log = fs.openSync(path.join(p.out, "code-server.log"), "w");
+  const child = spawn(
+    process.execPath,
+    [...codeServerArgs(p, ["--bind-addr", `127.0.0.1:${port}`, "--vscode-option", "enable-smoke-test-driver"])],
+    { cwd: p.dir, env, detached: true, stdio: ["ignore", log, log] },
+  );
+  let exited = false;
+  child.on("exit", () => (exited = true));
+  const stop = async () => {
+    if (!exited) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      for (let i = 0; i < 30 && !exited; i++) await sleep(100);
+    }
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+    fs.closeSync(log);
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const end = Date.now() + 30_000;
+  while ((await get(`${base}/healthz`)) !== 200) {
+    if (exited || Date.now() > end) {
+      await stop();
+      throw new Error(`code-server did not start; see ${path.join(p.out, "code-server.log")}`);
+    }
+    await sleep(100);
+  }
+  return { base, port, stop };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function launchBrowser(p) {
+  return chromium.launchPersistentContext(path.join(p.dir, "chromium"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** Copies the "Exo" output channel and the extension host log next to the screenshots. */
+function keepLogs(p) {
+  const logs = path.join(p.userData, "logs");
+  if (!fs.existsSync(logs)) return;
+  for (const file of fs.readdirSync(logs, { recursive: true })) {
+    const base = path.basename(file);
+    if (/^(\d+-)?Exo\.log$/.test(base) || base === "remoteexthost.log") {
+      fs.copyFileSync(path.join(logs, file), path.join(p.out, base.replace(/^\d+-/, "")));
+    }
+  }
+}
+
+async function runExtensionHost(name, run) {
+  const p = prepare(name, run);
+  const env = {
+    ...baseEnv(p),
+    EXO_E2E_SUITE: run.suite,
+    EXO_E2E_RESULTS: p.results,
+    EXO_E2E_FEATURES: FEATURES,
+    EXO_E2E_PYTHON: run.python,
+  };
+  const server = await startCodeServer(p, env);
+  let browser;
+  try {
+    const remote = (abs) => `vscode-remote://127.0.0.1:${server.port}${abs}`;
+    const payload = JSON.stringify([
+      ["extensionDevelopmentPath", remote(ROOT)],
+      ["extensionTestsPath", remote(TESTS)],
+    ]);
+    const url = `${server.base}/?folder=${encodeURIComponent(p.ws)}&payload=${encodeURIComponent(payload)}`;
+    browser = await launchBrowser(p);
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    let exitWith;
+    const exited = new Promise((resolve) => (exitWith = resolve));
+    await page.exposeFunction("codeAutomationExit", (code) => exitWith(code));
+    await page.goto(url);
+    const timeout = sleep(RUN_TIMEOUT_MS).then(() => "timeout");
+    const code = await Promise.race([exited, timeout]);
+    await page.screenshot({ path: path.join(p.out, "end.png") }).catch(() => {});
+    const seen = fs.existsSync(p.results)
+      ? fs.readFileSync(p.results, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
+      : [];
+    for (const r of seen) report(name, r.name, r.ok, r.ms, r.error);
+    if (code === "timeout") {
+      report(name, "suite finished", false, undefined, `no exit after ${RUN_TIMEOUT_MS} ms; see ${p.out}`);
+    } else if (code !== 0 && !seen.some((r) => !r.ok)) {
+      report(name, "suite finished", false, undefined, `extension host exit code ${code} (no test failed: the suite did not load or run?)`);
+    } else if (seen.length === 0) {
+      report(name, "suite finished", false, undefined, "no test results");
+    }
+  } finally {
+    await browser?.close().catch(() => {});
+    await server.stop();
+    keepLogs(p);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOM smoke test of the packaged extension.
+
+function has(feature) {
+  const set = new Set(FEATURES.split(",").map((s) => s.trim()));
+  return set.has("all") || set.has(feature);
+}
+
+async function runDom(name, run) {
+  const p = prepare(name, run);
+  const env = baseEnv(p);
+  execFileSync(process.execPath, codeServerArgs(p, ["--install-extension", VSIX]), { env, stdio: "pipe" });
+  const server = await startCodeServer(p, env);
+  let browser;
+  const step = async (title, fn) => {
+    const t0 = Date.now();
+    try {
+      await fn();
+      report(name, title, true, Date.now() - t0);
+      return true;
+    } catch (e) {
+      report(name, title, false, Date.now() - t0, e?.message ?? e);
+      await page?.screenshot({ path: path.join(p.out, `failed-${slug(title)}.png`) }).catch(() => {});
+      return false;
+    }
+  };
+  let page;
+  try {
+    browser = await launchBrowser(p);
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(`${server.base}/?folder=${encodeURIComponent(p.ws)}`);
+    const statusItem = page.locator(".statusbar-item", { hasText: /Exo/ }).first();
+
+    const opened = await step("open conv1d.py from the Explorer; the status bar shows the run", async () => {
+      const row = page.getByRole("treeitem", { name: /^conv1d\.py/ });
+      await row.waitFor({ timeout: 60_000 });
+      await row.click();
+      await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().waitFor({ timeout: 20_000 });
+      await page.locator(".statusbar-item", { hasText: /Exo: (ok|\d+ warnings?|\d+ errors?)/ }).first().waitFor({ timeout: 90_000 });
+      await page.screenshot({ path: path.join(p.out, "status-bar.png") });
+    });
+
+    await step("the command palette lists the Exo commands", async () => {
+      await page.locator(".monaco-editor .view-lines").first().click();
+      await page.keyboard.press("F1");
+      const input = page.locator(".quick-input-widget input");
+      await input.waitFor({ timeout: 10_000 });
+      await input.fill(">Exo:");
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: "Restart Server" }).waitFor({ timeout: 10_000 });
+      const labels = await page.locator(".quick-input-list .monaco-list-row").allInnerTexts();
+      const joined = labels.join("\n");
+      for (const title of [
+        "Exo: Show Scheduled Proc",
+        "Exo: Show Scheduled Proc at Cursor",
+        "Exo: Show Generated C",
+        "Exo: Diff With Previous Step",
+        "Exo: Compile & Simulate",
+        "Exo: Restart Server",
+      ]) {
+        if (!joined.includes(title)) throw new Error(`palette lacks ${title}; has:\n${joined}`);
+      }
+      await page.screenshot({ path: path.join(p.out, "command-palette.png") });
+      await page.keyboard.press("Escape");
+    });
+
+    if (opened && has("hover")) {
+      await step("hover on a pattern string shows the matched code [hover]", async () => {
+        const token = page.locator(".view-line span", { hasText: '"for i in _:_"' }).first();
+        await token.hover();
+        const hover = page.locator(".monaco-hover:visible").first();
+        await hover.waitFor({ timeout: 20_000 });
+        const text = await hover.innerText();
+        if (!/for i in seq/.test(text)) throw new Error(`hover says: ${text}`);
+        await page.screenshot({ path: path.join(p.out, "hover.png") });
+        await page.mouse.move(5, 5);
+      });
+    }
+
+    if (opened && has("views")) {
+      await step("Exo: Show Scheduled Proc opens the proc beside [views]", async () => {
+        await palette(page, "Exo: Show Scheduled Proc");
+        await page.locator(".editor-group-container").nth(1).locator(".view-line", { hasText: "def conv1d_rvm(" }).first().waitFor({ timeout: 30_000 });
+        await page.screenshot({ path: path.join(p.out, "proc-view.png") });
+      });
+    }
+
+    if (opened) {
+      await step("a missing interpreter shows an error with the install command", async () => {
+        // As if the user pointed exo.python at a Python that is gone.
+        fs.writeFileSync(path.join(p.ws, ".vscode/settings.json"), JSON.stringify({ "exo.python": "/nonexistent/bin/python" }));
+        const toast = page.locator(".notification-toast", { hasText: "cannot run the Exo language server" });
+        await toast.waitFor({ timeout: 30_000 });
+        await statusItem.filter({ hasText: "Exo: no server" }).waitFor({ timeout: 10_000 });
+        await page.screenshot({ path: path.join(p.out, "missing-python.png") });
+        await toast.getByRole("button", { name: "Show Install Command" }).click();
+        const install = page.locator(".notification-toast", { hasText: "pip install exo-lang==1.0.0" });
+        await install.waitFor({ timeout: 10_000 });
+        const text = await install.innerText();
+        if (!text.includes("/nonexistent/bin/python -m pip install exo-lang==1.0.0")) throw new Error(`install message: ${text}`);
+        await page.screenshot({ path: path.join(p.out, "install-command.png") });
+      });
+    }
+  } finally {
+    await browser?.close().catch(() => {});
+    await server.stop();
+    keepLogs(p);
+  }
+  return p;
+}
+
+async function palette(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press("Enter");
+}
+
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 60);
+
+async function main() {
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(RUNS);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const temps = [];
+  const t0 = Date.now();
+  for (const name of names) {
+    const run = RUNS[name];
+    if (!run) throw new Error(`unknown run ${name}; runs: ${Object.keys(RUNS).join(", ")}`);
+    const t = Date.now();
+    try {
+      const p = await (run.kind === "dom" ? runDom(name, run) : runExtensionHost(name, run));
+      temps.push(p.dir);
+    } catch (e) {
+      report(name, "run", false, Date.now() - t, e?.stack ?? e);
+    }
+    console.log(`---- ${name}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  }
+  if (!process.env.EXO_E2E_KEEP) {
+    for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
+  }
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.length - passed;
+  console.log(`VS Code e2e: ${((Date.now() - t0) / 1000).toFixed(1)} s, features: ${FEATURES || "(none)"}, artifacts in ${path.relative(ROOT, ARTIFACTS)}/`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed || !passed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+});

@@ -1,0 +1,483 @@
+// Exo for VS Code: starts `<python> -m exo_lsp serve` for scripts that use Exo and adds the
+// per-step views, generated C, diffs between steps and compile & simulate on top of the LSP.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import {
+  DynamicFeature,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  RegistrationData,
+  ServerOptions,
+  StaticFeature,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { installCommand, Interpreter, probeInterpreter, resolveInterpreter } from "./interpreter";
+import {
+  CScheme,
+  Methods,
+  ProcScheme,
+  RunStatusParams,
+  SimulateArgs,
+  SimulateResult,
+  Step,
+  TrustChangedParams,
+  ViewsChangedParams,
+} from "./protocolTypes";
+import { compileAndSimulate, ReportProvider } from "./simulate";
+import { ClientState, StatusBar } from "./status";
+import {
+  errorText,
+  fetchSteps,
+  openView,
+  parseViewUri,
+  previousStep,
+  Requester,
+  stepAtLine,
+  ViewProvider,
+  viewUri,
+} from "./views";
+
+/** Commands this extension registers itself; the server's same-named commands are reached through them. */
+const CLIENT_COMMANDS = [
+  "exo.showProc",
+  "exo.showProcAtCursor",
+  "exo.showC",
+  "exo.diffPrevious",
+  "exo.compileAndSimulate",
+  "exo.restartServer",
+] as const;
+
+const EXO_IMPORT = /^[ \t]*(?:import[ \t]+exo\b|from[ \t]+exo\b)/m;
+
+export function usesExo(doc: vscode.TextDocument): boolean {
+  return doc.languageId === "python" && doc.uri.scheme === "file" && EXO_IMPORT.test(doc.getText());
+}
+
+/**
+ * vscode-languageclient turns every command the server can execute into a VS Code command of the
+ * same name; `exo.compileAndSimulate` is also ours (it adds progress and the report), so leave it out.
+ */
+class ExoLanguageClient extends LanguageClient {
+  override registerFeature(feature: StaticFeature | DynamicFeature<any>): void {
+    const dyn = feature as DynamicFeature<any>;
+    if (dyn.registrationType?.method === ExecuteCommandRequest.method) {
+      const register = dyn.register.bind(dyn);
+      dyn.register = (data: RegistrationData<any>) => {
+        const commands: string[] = data.registerOptions?.commands ?? [];
+        const own = new Set<string>(CLIENT_COMMANDS);
+        register({ ...data, registerOptions: { ...data.registerOptions, commands: commands.filter((c) => !own.has(c)) } });
+      };
+    }
+    super.registerFeature(feature);
+  }
+}
+
+/** What tests (and other extensions) can read; see client-vscode/test. */
+export interface ExoApi {
+  readonly state: ClientState;
+  readonly startError: string | undefined;
+  readonly interpreter: Interpreter | undefined;
+  readonly runStatuses: readonly RunStatusParams[];
+  readonly lastSimulation: SimulateResult | undefined;
+  statusBar(): { text: string; tooltip: string; state: string };
+  /** Resolves once the server is running or has failed to start. */
+  settled(): Promise<ClientState>;
+  /** Starts the server if the gate (an open script that imports exo) has not done so yet. */
+  ensureStarted(): Promise<ClientState>;
+  request<R>(method: string, params: unknown): Promise<R>;
+}
+
+class Exo implements vscode.Disposable {
+  private client: ExoLanguageClient | undefined;
+  private state: ClientState = "stopped";
+  private startError: string | undefined;
+  private interpreter: Interpreter | undefined;
+  private readonly runStatuses: RunStatusParams[] = [];
+  lastSimulation: SimulateResult | undefined;
+  /** serialises start / stop */
+  private queue: Promise<unknown> = Promise.resolve();
+  private settledWaiters: Array<(s: ClientState) => void> = [];
+
+  readonly output = vscode.window.createOutputChannel("Exo", { log: true });
+  readonly status = new StatusBar();
+  readonly views: ViewProvider;
+  readonly reports = new ReportProvider();
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.views = new ViewProvider(this.request);
+  }
+
+  readonly request: Requester = async <R>(method: string, params: unknown, token?: vscode.CancellationToken) => {
+    if (this.state !== "running") {
+      await this.ensureStarted();
+    }
+    const client = this.client;
+    if (!client || this.state !== "running") {
+      throw new Error(this.startError ?? "the Exo language server is not running");
+    }
+    return token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params);
+  };
+
+  api(): ExoApi {
+    const self = this;
+    return {
+      get state() {
+        return self.state;
+      },
+      get startError() {
+        return self.startError;
+      },
+      get interpreter() {
+        return self.interpreter;
+      },
+      get runStatuses() {
+        return self.runStatuses;
+      },
+      get lastSimulation() {
+        return self.lastSimulation;
+      },
+      statusBar: () => this.status.snapshot,
+      settled: () => this.settled(),
+      ensureStarted: () => this.ensureStarted(),
+      request: <R>(method: string, params: unknown) => this.request<R>(method, params),
+    };
+  }
+
+  private setState(state: ClientState, detail = ""): void {
+    this.state = state;
+    this.status.setClientState(state, detail);
+    if (state === "running" || state === "failed") {
+      const waiters = this.settledWaiters;
+      this.settledWaiters = [];
+      waiters.forEach((w) => w(state));
+    }
+  }
+
+  settled(): Promise<ClientState> {
+    if (this.state === "running" || this.state === "failed") {
+      return Promise.resolve(this.state);
+    }
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  ensureStarted(): Promise<ClientState> {
+    if (this.state === "stopped") {
+      this.enqueue(() => this.start());
+    }
+    return this.settled();
+  }
+
+  restart(): Promise<ClientState> {
+    this.enqueue(async () => {
+      await this.stop();
+      await this.start();
+    });
+    return this.settled();
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(job, job);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async start(): Promise<void> {
+    if (this.client) {
+      return;
+    }
+    this.setState("starting");
+    this.startError = undefined;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const interpreter = await resolveInterpreter(folder?.uri);
+    this.interpreter = interpreter;
+    this.output.appendLine(`[exo] interpreter ${interpreter.path} (from ${interpreter.source})`);
+    const probe = await probeInterpreter(interpreter.path, folder?.uri.fsPath);
+    if (!probe.ok) {
+      this.failToStart(interpreter, probe.detail);
+      return;
+    }
+    const serverOptions: ServerOptions = {
+      command: interpreter.path,
+      args: ["-m", "exo_lsp", "serve"],
+      transport: TransportKind.stdio,
+      options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file", language: "python" }],
+      outputChannel: this.output,
+      initializationOptions: { trusted: vscode.workspace.isTrusted },
+      markdown: { isTrusted: false, supportHtml: false },
+    };
+    const client = new ExoLanguageClient("exo", "Exo", serverOptions, clientOptions);
+    client.onNotification(Methods.runStatus, (p: RunStatusParams) => {
+      this.runStatuses.push(p);
+      if (this.runStatuses.length > 200) {
+        this.runStatuses.splice(0, this.runStatuses.length - 200);
+      }
+      this.status.update(p);
+    });
+    client.onNotification(Methods.viewsChanged, (p: ViewsChangedParams) => this.views.scriptChanged(p.scriptUri));
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Stopped && this.client === client && this.state === "running") {
+        this.setState("failed", "The Exo language server stopped; run “Exo: Restart Server”.");
+      }
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (e) {
+      this.client = undefined;
+      this.startError = `The Exo language server (${interpreter.path} -m exo_lsp serve) did not start: ${errorText(e)}`;
+      this.output.appendLine(`[exo] ${this.startError}`);
+      this.setState("failed", this.startError);
+      return;
+    }
+    this.setState("running");
+    this.views.refreshAll();
+  }
+
+  private failToStart(interpreter: Interpreter, detail: string): void {
+    const cmd = installCommand(interpreter.path, repoRoot(this.context));
+    this.startError =
+      `Exo: the language server cannot start with ${interpreter.path} (${interpreter.source}): ${detail}. ` +
+      `Install it with: ${cmd}`;
+    this.output.appendLine(`[exo] ${this.startError}`);
+    this.setState("failed", this.startError);
+    const show = "Show Install Command";
+    const settings = "Choose Interpreter…";
+    void vscode.window
+      .showErrorMessage(
+        `Exo: ${interpreter.path} cannot run the Exo language server (${detail}). Set “exo.python” or install the server into that interpreter.`,
+        show,
+        settings,
+      )
+      .then(async (choice) => {
+        if (choice === show) {
+          const copy = "Copy";
+          const run = "Run in Terminal";
+          const pick = await vscode.window.showInformationMessage(`Install the Exo server with: ${cmd}`, copy, run);
+          if (pick === copy) {
+            await vscode.env.clipboard.writeText(cmd);
+          } else if (pick === run) {
+            const term = vscode.window.createTerminal("Exo: install");
+            term.show();
+            term.sendText(cmd, false);
+          }
+        } else if (choice === settings) {
+          await vscode.commands.executeCommand("workbench.action.openSettings", "exo.python");
+        }
+      });
+  }
+
+  private async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.setState("stopped");
+    if (client) {
+      try {
+        await client.stop(3000);
+      } catch (e) {
+        this.output.appendLine(`[exo] stopping the server: ${errorText(e)}`);
+      }
+    }
+  }
+
+  async trustGranted(): Promise<void> {
+    if (this.client && this.state === "running") {
+      const params: TrustChangedParams = { trusted: true };
+      await this.client.sendNotification(Methods.trustChanged, params);
+    }
+  }
+
+  async sendCommand(command: string, args: unknown[], token: vscode.CancellationToken): Promise<unknown> {
+    await this.ensureStarted();
+    if (!this.client || this.state !== "running") {
+      throw new Error(this.startError ?? "the Exo language server is not running");
+    }
+    return this.client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token);
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.views.dispose();
+    this.reports.dispose();
+    this.status.dispose();
+    this.output.dispose();
+  }
+}
+
+/** The exo-lsp checkout this extension runs from, if it runs from one (development install). */
+function repoRoot(context: vscode.ExtensionContext): string | undefined {
+  try {
+    const text = fs.readFileSync(path.join(context.extensionPath, "pyproject.toml"), "utf8");
+    return /^name\s*=\s*"exo-lsp"/m.test(text) ? context.extensionPath : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Optional argument of the view commands, e.g. from a code lens. */
+interface Target {
+  uri?: string;
+  proc?: string;
+  step?: number | "last";
+}
+
+/** The script and the step the user means: from an argument, a view editor, or the cursor. */
+async function resolveTarget(exo: Exo, arg: Target | undefined, atCursor: boolean): Promise<
+  { script: vscode.Uri; step?: Step; proc?: string; steps: Step[] } | undefined
+> {
+  const editor = vscode.window.activeTextEditor;
+  let script: vscode.Uri | undefined;
+  let line: number | undefined;
+  if (arg?.uri) {
+    script = vscode.Uri.parse(arg.uri);
+  } else if (editor) {
+    const view = parseViewUri(editor.document.uri);
+    if (view) {
+      script = view.script;
+      if (!arg?.proc) {
+        arg = { proc: view.proc, step: view.step };
+      }
+    } else if (editor.document.languageId === "python") {
+      script = editor.document.uri;
+      line = editor.selection.active.line;
+    }
+  }
+  if (!script) {
+    void vscode.window.showInformationMessage("Exo: open a Python script that schedules Exo procs first.");
+    return undefined;
+  }
+  let steps: Step[];
+  try {
+    steps = await fetchSteps(exo.request, script);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Exo: ${errorText(e)}`);
+    return undefined;
+  }
+  let step: Step | undefined;
+  if (arg?.proc) {
+    const sameProc = steps.filter((s) => s.proc === arg!.proc);
+    step = typeof arg.step === "number" ? sameProc.find((s) => s.index === arg!.step) : sameProc[sameProc.length - 1];
+    return { script, step, proc: arg.proc, steps };
+  }
+  step = line !== undefined ? stepAtLine(steps, line) : undefined;
+  if (!step && !atCursor) {
+    step = steps[steps.length - 1];
+  }
+  return { script, step, proc: step?.proc, steps };
+}
+
+function noSteps(script: vscode.Uri, atCursor: boolean): void {
+  const file = script.path.split("/").pop();
+  void vscode.window.showInformationMessage(
+    atCursor
+      ? `Exo: no scheduling step at or above the cursor in ${file}.`
+      : `Exo: no scheduling steps in ${file} yet (has the script run? see the Exo status bar item).`,
+  );
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<ExoApi> {
+  const exo = new Exo(context);
+  context.subscriptions.push({ dispose: () => void exo.dispose() });
+
+  const command = (id: string, fn: (...args: any[]) => unknown) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+
+  command("exo.restartServer", () => exo.restart());
+  command("exo.showOutput", () => exo.output.show(true));
+
+  const showView = async (scheme: typeof ProcScheme | typeof CScheme, atCursor: boolean, arg?: Target) => {
+    const t = await resolveTarget(exo, arg, atCursor);
+    if (!t) {
+      return undefined;
+    }
+    if (!t.proc || (atCursor && !t.step)) {
+      noSteps(t.script, atCursor);
+      return undefined;
+    }
+    const step = atCursor ? t.step!.index : (arg?.step ?? "last");
+    const uri = viewUri({ scheme, script: t.script, proc: t.proc, step });
+    await openView(uri);
+    return uri;
+  };
+  command("exo.showProc", (arg?: Target) => showView(ProcScheme, false, arg));
+  command("exo.showProcAtCursor", (arg?: Target) => showView(ProcScheme, true, arg));
+  command("exo.showC", (arg?: Target) => showView(CScheme, false, arg));
+
+  command("exo.diffPrevious", async (arg?: Target) => {
+    const t = await resolveTarget(exo, arg, false);
+    if (!t) {
+      return undefined;
+    }
+    if (!t.step) {
+      noSteps(t.script, false);
+      return undefined;
+    }
+    const prev = previousStep(t.steps, t.step);
+    if (!prev) {
+      void vscode.window.showInformationMessage(
+        `Exo: ${t.step.op} (step ${t.step.index}) is the first step of ${t.step.proc}; there is nothing before it to compare.`,
+      );
+      return undefined;
+    }
+    const left = viewUri({ scheme: ProcScheme, script: t.script, proc: t.step.proc, step: prev.index });
+    const right = viewUri({ scheme: ProcScheme, script: t.script, proc: t.step.proc, step: t.step.index });
+    const title = `${t.step.proc}: step ${prev.index} ↔ ${t.step.index} (${t.step.op})`;
+    await vscode.commands.executeCommand("vscode.diff", left, right, title, {
+      viewColumn: vscode.ViewColumn.Beside,
+      preserveFocus: true,
+      preview: false,
+    });
+    return { left, right };
+  });
+
+  command("exo.compileAndSimulate", async (arg?: Target) => {
+    const t = await resolveTarget(exo, arg, false);
+    if (!t) {
+      return undefined;
+    }
+    const args: SimulateArgs = { uri: t.script.toString() };
+    if (t.proc) {
+      args.proc = t.proc;
+    }
+    if (arg?.step !== undefined) {
+      args.step = arg.step;
+    }
+    try {
+      const done = await compileAndSimulate((c, a, token) => exo.sendCommand(c, a, token), exo.reports, args);
+      exo.lastSimulation = done?.result;
+      return done;
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Exo: compile & simulate failed: ${errorText(e)}`);
+      return undefined;
+    }
+  });
+
+  context.subscriptions.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void exo.trustGranted()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("exo.python") && exo.api().state !== "stopped") {
+        void exo.restart();
+      }
+    }),
+  );
+
+  // Start only once a script that uses Exo is open.
+  const gate = (doc: vscode.TextDocument) => {
+    if (exo.api().state === "stopped" && usesExo(doc)) {
+      void exo.ensureStarted();
+    }
+  };
+  context.subscriptions.push(vscode.workspace.onDidOpenTextDocument(gate), vscode.workspace.onDidSaveTextDocument(gate));
+  vscode.workspace.textDocuments.forEach(gate);
+
+  return exo.api();
+}
+
+export function deactivate(): void {
+  // Everything hangs off context.subscriptions.
+}

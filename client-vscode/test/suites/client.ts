@@ -1,0 +1,180 @@
+// The client's side of the contract, against the stub server (tests/vscode/stub) in a trusted
+// workspace: activation gate, status bar, views, steps at cursor, diff, simulate, restart, errors.
+import * as fs from "node:fs";
+import * as vscode from "vscode";
+import {
+  assert,
+  EXO_COMMANDS,
+  exoApi,
+  EXTENSION_ID,
+  lineOf,
+  openScript,
+  putCursor,
+  sleep,
+  test,
+  waitFor,
+  workspaceFile,
+} from "../harness";
+
+let script: vscode.TextEditor;
+
+test("commands are registered", async () => {
+  const all = await vscode.commands.getCommands(true);
+  const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+  const contributed = pkg.contributes.commands.map((c: { command: string }) => c.command);
+  assert.deepEqual([...contributed].sort(), [...EXO_COMMANDS].sort());
+  // Contributed commands show in the palette; activation registers them.
+  await exoApi();
+  const registered = await vscode.commands.getCommands(true);
+  for (const c of EXO_COMMANDS) {
+    assert.ok(registered.includes(c), `${c} registered (had ${all.includes(c)} before activation)`);
+  }
+});
+
+test("a Python file without Exo does not start the server", async () => {
+  fs.writeFileSync(workspaceFile("plain_python.py").fsPath, "print('no exo here')\n");
+  await openScript("plain_python.py");
+  const api = await exoApi();
+  await sleep(500);
+  assert.equal(api.state, "stopped");
+  assert.equal(api.statusBar().state, "stopped");
+});
+
+test("opening conv1d.py starts the server", async () => {
+  script = await openScript("conv1d.py");
+  const api = await exoApi();
+  assert.equal(await waitFor(() => (api.state === "running" || api.state === "failed") && api.state, "server start"), "running", api.startError);
+  assert.ok(api.interpreter?.path.endsWith("tests/vscode/python"), `interpreter from exo.python: ${api.interpreter?.path}`);
+  assert.equal(api.interpreter?.source, "exo.python");
+});
+
+test("the server was told the workspace is trusted", async () => {
+  const api = await exoApi();
+  const s = await api.request<{ trusted: boolean }>("exo/stub/state", {});
+  assert.equal(s.trusted, true);
+});
+
+test("status bar shows the last run's state and time", async () => {
+  const api = await exoApi();
+  const bar = await waitFor(() => api.statusBar().state === "ok" && api.statusBar(), "status ok");
+  assert.match(bar.text, /Exo: 1 warning · 1\.2 s/);
+  assert.match(bar.tooltip, /conv1d\.py/);
+  assert.match(bar.tooltip, /Last run: .*took 1\.2 s/);
+  assert.ok(api.runStatuses.some((s) => s.state === "running"), "saw the running state first");
+});
+
+test("Show Scheduled Proc opens the last step beside, without taking focus", async () => {
+  const uri = (await vscode.commands.executeCommand("exo.showProc")) as vscode.Uri;
+  assert.equal(uri.scheme, "exo-proc");
+  assert.equal(uri.path, script.document.uri.path);
+  assert.equal(uri.query, "proc=conv1d_rvm&step=last");
+  const view = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString());
+  assert.ok(view, "view is visible");
+  assert.notEqual(view.viewColumn, script.viewColumn);
+  assert.equal(vscode.window.activeTextEditor?.document.uri.toString(), script.document.uri.toString());
+  assert.equal(view.document.languageId, "python");
+  const text = view.document.getText();
+  assert.match(text, /proc conv1d_rvm after step last/);
+  // One canonical spelling goes over the wire.
+  assert.match(text, new RegExp(`wire uri: exo-proc:${escape(script.document.uri.path)}\\?proc=conv1d_rvm&step=last`));
+});
+
+test("Show Scheduled Proc at Cursor picks the last step at or above the cursor", async () => {
+  const doc = script.document;
+  const reorder = lineOf(doc, 'reorder_loops(p, "ii jo")');
+  const steps = lineOf(doc, "p = rename(");
+  putCursor(script, reorder, 5);
+  let uri = (await vscode.commands.executeCommand("exo.showProcAtCursor")) as vscode.Uri;
+  assert.equal(uri.query, "proc=conv1d_rvm&step=3");
+  // On the comment line below `rename`: still the rename step (index 0).
+  putCursor(script, lineOf(doc, "# Tile the output"));
+  uri = (await vscode.commands.executeCommand("exo.showProcAtCursor")) as vscode.Uri;
+  assert.equal(uri.query, "proc=conv1d_rvm&step=0");
+  // Above the first step there is none.
+  putCursor(script, steps - 1);
+  uri = (await vscode.commands.executeCommand("exo.showProcAtCursor")) as vscode.Uri;
+  assert.equal(uri, undefined);
+});
+
+test("Show Generated C opens an exo-c view in C", async () => {
+  await vscode.window.showTextDocument(script.document, script.viewColumn);
+  const uri = (await vscode.commands.executeCommand("exo.showC")) as vscode.Uri;
+  assert.equal(uri.scheme, "exo-c");
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  assert.ok(doc);
+  assert.equal(doc.languageId, "c");
+  assert.match(doc.getText(), /void conv1d_rvm\(void\)/);
+});
+
+test("Diff With Previous Step compares step n-1 with step n", async () => {
+  script = await vscode.window.showTextDocument(script.document, script.viewColumn);
+  putCursor(script, lineOf(script.document, 'reorder_loops(p, "ii jo")'));
+  const r = (await vscode.commands.executeCommand("exo.diffPrevious")) as { left: vscode.Uri; right: vscode.Uri };
+  assert.equal(r.left.query, "proc=conv1d_rvm&step=2");
+  assert.equal(r.right.query, "proc=conv1d_rvm&step=3");
+  const tab = await waitFor(
+    () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .find((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === r.right.toString()),
+    "diff tab",
+  );
+  assert.equal((tab.input as vscode.TabInputTextDiff).original.toString(), r.left.toString());
+  assert.match(tab.label, /conv1d_rvm: step 2 ↔ 3 \(reorder_loops\)/);
+});
+
+test("views are live: editing the script refreshes the open views", async () => {
+  const view = vscode.workspace.textDocuments.find((d) => d.uri.scheme === "exo-proc" && d.uri.query.endsWith("step=last"));
+  assert.ok(view, "proc view still open");
+  assert.match(view.getText(), /edits seen: 0/);
+  script = await vscode.window.showTextDocument(script.document, script.viewColumn);
+  await script.edit((e) => e.insert(new vscode.Position(script.document.lineCount, 0), "# edited\n"));
+  await waitFor(() => /edits seen: 1/.test(view.getText()), "view refresh after edit");
+});
+
+test("Compile & Simulate shows the markdown report beside", async () => {
+  const api = await exoApi();
+  await vscode.window.showTextDocument(script.document, script.viewColumn);
+  const done = (await vscode.commands.executeCommand("exo.compileAndSimulate")) as { reportUri: vscode.Uri };
+  assert.ok(done, "command returned a result");
+  assert.equal(api.lastSimulation?.speedup, 8);
+  const report = vscode.workspace.textDocuments.find((d) => d.uri.toString() === done.reportUri.toString());
+  assert.ok(report, "report document open");
+  assert.match(report.getText(), /# Simulation of conv1d_rvm/);
+  assert.match(report.getText(), new RegExp(`stub report for file://${escape(script.document.uri.path)}, step last`));
+  await waitFor(
+    () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).some((t) => t.input instanceof vscode.TabInputWebview && /markdown/i.test(t.input.viewType)),
+    "markdown preview tab",
+  );
+});
+
+test("Restart Server restarts and reruns the open script", async () => {
+  const api = await exoApi();
+  const before = api.runStatuses.length;
+  assert.equal(await vscode.commands.executeCommand("exo.restartServer"), "running");
+  await waitFor(() => api.runStatuses.length > before && api.statusBar().state === "ok", "a new run after restart");
+});
+
+test("a missing interpreter gives a clear error with the install command", async () => {
+  const api = await exoApi();
+  const config = vscode.workspace.getConfiguration("exo");
+  const good = config.get<string>("python");
+  try {
+    await config.update("python", "/nonexistent/bin/python", vscode.ConfigurationTarget.Workspace);
+    await waitFor(() => api.state === "failed", "start failure");
+    assert.match(api.startError ?? "", /\/nonexistent\/bin\/python was not found/);
+    assert.match(api.startError ?? "", /\/nonexistent\/bin\/python -m pip install exo-lang==1\.0\.0 -e /);
+    assert.equal(api.statusBar().state, "failed");
+    assert.match(api.statusBar().text, /Exo: no server/);
+    // Commands say why instead of hanging.
+    const r = await vscode.commands.executeCommand("exo.showProc");
+    assert.equal(r, undefined);
+  } finally {
+    await config.update("python", good, vscode.ConfigurationTarget.Workspace);
+  }
+  await waitFor(() => api.state === "running", "server back after fixing exo.python");
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
