@@ -71,8 +71,8 @@ def schedule_tiled(p):
     p = fission(p, p.find("if _: _").after(), n_lifts=3)
     p = remove_loop(p, "for ii in _:_ #1")
     # stage both operands of the 4x4 product into tiles
-    p = stage_mem(p, "for ii in _:_ #1", "kernels[4 * io:4 * io + 4, c, 0:4]", "kernel_tile")
     p = stage_mem(p, "for ii in _:_ #1", "y[0:4, 0:4]", "data_tile")
+    p = stage_mem(p, "for ii in _:_ #1", "kernels[4 * io:4 * io + 4, c, 0:4]", "kernel_tile")
     p = simplify(p)
     return simplify(_offload(p))
 

@@ -11,7 +11,8 @@ each instruction completes). Because issue is in order and no later instruction 
 an earlier one, every instruction's timeline is computed exactly when it is issued.
 
 Function. Tile registers are 8 x (4x4 int32). Memory effects happen at their modelled
-times: a tile load reads memory when it completes, a tile store writes when it completes.
+times: the LSU reads (or writes) row r of a tile ``lsu_setup + (r+1) * row cycles`` after
+the instruction starts. A RISC-V ``fence`` makes the CPU wait for all of them.
 Effects are applied in program order as the CPU's clock passes them, so a CPU store to a
 buffer a queued ``mld.w`` has not yet read really changes what it loads, as on hardware;
 such overlaps are reported as races.
@@ -36,6 +37,7 @@ STALL_BLOCKING = "cpu: waiting for blocking accelerator"
 STALL_QUEUE_FULL = "accelerator: unit issue queue full"
 STALL_UNIT_BUSY = "accelerator: unit busy"
 STALL_SCOREBOARD = "accelerator: tile-register dependency (scoreboard)"
+STALL_FENCE = "cpu: fence waiting for accelerator memory operations"
 
 
 def _s32(v: int) -> int:
@@ -107,6 +109,7 @@ class Accelerator:
         self.races: list[RaceRecord] = []
         self._race_keys: set = set()
         self.trace: list[OpRecord] = []
+        self.mem_done = 0
 
     # -- timing -------------------------------------------------------------------------
     def issue(self, now: int, pc: int, d: Decoded, rs1_val: int, rs2_val: int) -> int:
@@ -172,15 +175,17 @@ class Accelerator:
         if len(self.trace) < 20000:
             self.trace.append(OpRecord(pc, d.op.mnemonic, now, enter, dispatch, start, finish))
 
-        # functional effect, applied in program order once the CPU clock reaches `due`
-        if kind == "load":
-            for a, n in rows_lo:
-                self.pending_loads.append((a, a + n, finish, pc))
-            self.pending.append((finish, self._fn_load, (d.operands[0], rows_lo)))
-        elif kind == "store":
-            for a, n in rows_lo:
-                self.pending_stores.append((a, a + n, finish, pc))
-            self.pending.append((finish, self._fn_store, (d.operands[0], rows_lo)))
+        # functional effect, applied in program order once the CPU clock reaches `due`;
+        # the LSU moves one row per beat, so row r is read/written at its own cycle
+        if kind in ("load", "store"):
+            row0 = start + t.lsu_setup
+            fn = self._fn_load_row if kind == "load" else self._fn_store_row
+            lst = self.pending_loads if kind == "load" else self.pending_stores
+            for r, (a, n) in enumerate(rows_lo):
+                due = row0 + (r + 1) * per_row
+                lst.append((a, a + n, due, pc))
+                self.pending.append((due, fn, (d.operands[0], r, a)))
+            self.mem_done = max(self.mem_done, finish)
         elif kind == "zero":
             self.pending.append((0, self._fn_zero, (d.operands[0],)))
         else:
@@ -241,16 +246,22 @@ class Accelerator:
             self.races.append(RaceRecord(kind, pc, apc, addr, now, done))
 
     # -- semantics ---------------------------------------------------------------------
-    def _fn_load(self, tile: int, rows) -> None:
-        vals = []
-        for a, n in rows:
-            vals.extend(struct.unpack("<4i", self._mem_read(a, n)))
-        self.tiles[tile] = vals
+    def _fn_load_row(self, tile: int, r: int, a: int) -> None:
+        tv = list(self.tiles[tile])
+        tv[4 * r : 4 * r + 4] = struct.unpack("<4i", self._mem_read(a, 16))
+        self.tiles[tile] = tv
 
-    def _fn_store(self, tile: int, rows) -> None:
+    def _fn_store_row(self, tile: int, r: int, a: int) -> None:
         tv = self.tiles[tile]
-        for r, (a, n) in enumerate(rows):
-            self._mem_write(a, struct.pack("<4i", *tv[4 * r : 4 * r + 4]))
+        self._mem_write(a, struct.pack("<4i", *tv[4 * r : 4 * r + 4]))
+
+    def fence(self, now: int) -> int:
+        """A RISC-V ``fence`` waits until the accelerator's memory operations are done
+        (modelling choice: the only way a program can order CPU and accelerator memory
+        accesses). Returns the CPU stall."""
+        stall = max(0, self.mem_done - now)
+        self.stats.add_stall(STALL_FENCE, stall)
+        return stall
 
     def _fn_zero(self, tile: int) -> None:
         self.tiles[tile] = [0] * 16

@@ -91,10 +91,13 @@ def reset_rvm_state() -> None:
 
 # Operand names in the templates: {x_int} is the Exo buffer name (a macro naming the
 # tile register), {x_data} the address expression of a DRAM window.
+# Tile loads/stores carry a "memory" clobber: without it the C compiler may legally move
+# the CPU's stores to a buffer across the asm that hands that buffer to the accelerator
+# (GCC does so for the im2col tile), which makes the accelerator read stale data.
 
 
 @instr(
-    'asm volatile("mld.w "{md_int}", (%0), %1" :: "r"(&{src_data}), "r"(4*{src}.strides[0]));'
+    'asm volatile("mld.w "{md_int}", (%0), %1" :: "r"(&{src_data}), "r"(4*{src}.strides[0]) : "memory");'
 )
 def rvm_mld(md: [i32][4, 4] @ RVM_TILE, src: [i32][4, 4] @ DRAM):
     assert stride(src, 1) == 1
@@ -105,7 +108,7 @@ def rvm_mld(md: [i32][4, 4] @ RVM_TILE, src: [i32][4, 4] @ DRAM):
 
 
 @instr(
-    'asm volatile("mst.w "{ms_int}", (%0), %1" :: "r"(&{dst_data}), "r"(4*{dst}.strides[0]));'
+    'asm volatile("mst.w "{ms_int}", (%0), %1" :: "r"(&{dst_data}), "r"(4*{dst}.strides[0]) : "memory");'
 )
 def rvm_mst(ms: [i32][4, 4] @ RVM_TILE, dst: [i32][4, 4] @ DRAM):
     assert stride(dst, 1) == 1

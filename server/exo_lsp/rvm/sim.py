@@ -161,8 +161,17 @@ def _line_table(elf) -> list[tuple[int, str | None, int]]:
                 rows.append((st.address, None, 0))
             else:
                 rows.append((st.address, fname(st.file), st.line))
-    # stable sort by address; for equal addresses keep the last real row
+    # stable sort by address; for equal addresses keep the last real row; line 0
+    # (compiler-generated code) inherits the line before it
     rows.sort(key=lambda r: r[0])
+    prev = None
+    for k, r in enumerate(rows):
+        if r[1] is not None and r[2] == 0 and prev is not None and prev[1] == r[1]:
+            rows[k] = (r[0], r[1], prev[2])
+        elif r[1] is not None:
+            prev = rows[k]
+        else:
+            prev = None
     dedup: list[tuple[int, str | None, int]] = []
     for r in rows:
         if dedup and dedup[-1][0] == r[0]:
@@ -428,6 +437,16 @@ class Machine:
             cyc += extra
             S._dyn_by_pc[addr] = S._dyn_by_pc.get(addr, 0) + extra
 
+        def on_fence(uc_, addr, size, ud):
+            nonlocal cyc
+            now = now_at(addr)
+            stall = S.accel.fence(now)
+            if stall:
+                cyc += stall
+                st = S.accel.stats.cpu_stall_by_pc
+                st[addr] = st.get(addr, 0) + stall
+                S.accel.advance(now + stall)
+
         def on_mem_write(uc_, access, address, size, value, ud):
             acc = S.accel
             if acc.pending_loads:
@@ -467,6 +486,8 @@ class Machine:
                 self._counter_sites.append(a)
             elif i.cls == D.DIV:
                 uc.hook_add(UC_HOOK_CODE, on_div, begin=a, end=a)
+            elif i.cls == D.OTHER and i.size == 4 and i.word & 0x7F == 0x0F and img.uses_rvm:
+                uc.hook_add(UC_HOOK_CODE, on_fence, begin=a, end=a)
         if img.uses_rvm:
             for lo, hi in self.regions:
                 uc.hook_add(UC_HOOK_MEM_WRITE, on_mem_write, begin=lo, end=hi - 1)

@@ -319,7 +319,7 @@ def compile_and_simulate(
 
 def _name(p) -> str:
     try:
-        return p.name()
+        return str(p.name())
     except Exception:
         return str(getattr(getattr(p, "_loopir_proc", None), "name", "?"))
 
