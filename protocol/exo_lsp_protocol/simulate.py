@@ -174,7 +174,7 @@ class SimulationResult(msgspec.Struct, frozen=True, kw_only=True):
     """Cycles per line of the scheduled proc's C, in line order."""
     stmts: list[StmtCost] = []
     """Cycles per proc statement (empty without a ``c_line_to_stmt`` map)."""
-    timing: dict[str, float] = {}
+    timing: dict[str, int | float | bool] = {}
     """The timing parameters used (``TimingModel`` fields)."""
     wall_seconds: float = 0.0
     """Total wall time of compile & simulate."""
