@@ -237,10 +237,9 @@ class Machine:
         self.blocks = blocks
         S = self  # run state lives on the machine; hot values in closure cells
         # hot state (closure cells are the fastest mutable state from a ctypes callback)
+        SENTINEL = [0, 0, 0, 0, -1, 0, {}, [], 0]
         cyc = 0
-        pend_c = 0
-        ft = -1
-        cur = None
+        cur = SENTINEL
         next_due = 1 << 62
         next_check = 1 << 62
         next_event = 1 << 62
@@ -290,9 +289,7 @@ class Machine:
             n = 0
             for b in blocks.values():
                 n += b[2] * b[5]
-            if cur is not None:
-                n -= cur[5]
-            return n
+            return n - cur[5]
 
         def on_event(addr: int) -> None:
             nonlocal next_due, next_check, next_event
@@ -313,11 +310,14 @@ class Machine:
             next_event = min(next_due, next_check)
 
         def on_block(h, addr, size, ud):
-            nonlocal cyc, pend_c, ft, cur
-            cyc += pend_c
-            if ft >= 0 and addr != ft:
+            # `cur` is the block that just finished: charge it, then check its exit branch
+            nonlocal cyc, cur
+            c = cur
+            cyc += c[1]
+            f = c[4]
+            if addr != f and f >= 0:
                 cyc += taken_pen
-                cur[3] += 1
+                c[3] += 1
             b = blocks.get(addr)
             if b is None or b[0] != size:
                 try:
@@ -327,25 +327,21 @@ class Machine:
                     uc.emu_stop()
                     return
             b[2] += 1
-            pend_c = b[1]
-            ft = b[4]
             cur = b
             if cyc >= next_event:
                 on_event(addr)
 
         def now_at(addr: int) -> int:
-            if cur is not None:
-                p = cur[6].get(addr)
-                if p is not None:
-                    return cyc + p[0]
+            p = cur[6].get(addr)
+            if p is not None:
+                return cyc + p[0]
             return cyc
 
         def instret_at(addr: int) -> int:
             n = instret_total()
-            if cur is not None:
-                p = cur[6].get(addr)
-                if p is not None:
-                    return n + p[1]
+            p = cur[6].get(addr)
+            if p is not None:
+                return n + p[1]
             return n
 
         def on_intr(uc_, intno, ud):
@@ -494,10 +490,9 @@ class Machine:
                 uc.hook_add(UC_HOOK_MEM_READ, on_mem_read, begin=lo, end=hi - 1)
 
         def reset(t: TimingModel, bud: int) -> None:
-            nonlocal cyc, pend_c, ft, cur, next_due, next_check, next_event, budget, taken_pen, costs, timing
-            cyc = pend_c = 0
-            ft = -1
-            cur = None
+            nonlocal cyc, cur, next_due, next_check, next_event, budget, taken_pen, costs, timing
+            cyc = 0
+            cur = SENTINEL
             next_due = 1 << 62
             budget = bud
             next_check = next_event = bud + 1
@@ -524,11 +519,11 @@ class Machine:
             pending_counter.clear()
 
         def finish() -> tuple[int, int]:
-            nonlocal cyc, pend_c, cur
-            cyc += pend_c
-            pend_c = 0
-            cur = None
-            return cyc, instret_total()
+            nonlocal cyc, cur
+            cyc += cur[1]
+            n = instret_total() + cur[5]
+            cur = SENTINEL
+            return cyc, n
 
         self._reset_core = reset
         self._finish_core = finish
