@@ -101,6 +101,6 @@ export function probeInterpreter(python: string, cwd?: string): Promise<ProbeRes
 /** The command that installs what the server needs into `python`. */
 export function installCommand(python: string, repoRoot: string | undefined): string {
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const server = repoRoot ? `-e ${q(repoRoot)}` : "exo-lsp";
+  const server = `-e ${repoRoot ? q(repoRoot) : "<path of your exo-lsp checkout>"}`;
   return `${q(python)} -m pip install exo-lang==1.0.0 ${server}`;
 }

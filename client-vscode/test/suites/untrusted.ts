@@ -1,8 +1,9 @@
 // An untrusted workspace (real server): the server starts, is told trusted=false and runs nothing;
 // `exo.python` from the workspace's settings is ignored (restricted configuration).
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { assert, exoApi, openScript, test, waitFor } from "../harness";
+import { assert, exoApi, openScript, test, waitFor, workspaceFile } from "../harness";
 
 test("the workspace is untrusted", () => {
   assert.equal(vscode.workspace.isTrusted, false);
@@ -13,8 +14,8 @@ test("the server starts in restricted mode, with exo.python from user settings o
   const api = await exoApi();
   assert.equal(await waitFor(() => (api.state === "running" || api.state === "failed") && api.state, "server start"), "running", api.startError);
   // The workspace's .vscode/settings.json names a bogus interpreter; the user setting wins.
-  const inspected = vscode.workspace.getConfiguration("exo").inspect<string>("python");
-  assert.equal(inspected?.workspaceValue, "/workspace/says/this/python");
+  const settings = JSON.parse(fs.readFileSync(workspaceFile(".vscode/settings.json").fsPath, "utf8"));
+  assert.equal(settings["exo.python"], "/workspace/says/this/python");
   assert.equal(api.interpreter?.path, process.env.EXO_E2E_PYTHON);
   assert.ok(path.isAbsolute(api.interpreter!.path));
 });
