@@ -52,7 +52,8 @@ install_code_server
 # The project's own set-up: .venv (the server) and node_modules (from package-lock.json).
 ./dev setup
 
-log "bundling and packaging the extension"
+log "type-checking, bundling and packaging the extension"
+"$NODE" node_modules/typescript/bin/tsc -p client-vscode
 "$NODE" client-vscode/scripts/build.mjs --tests --minify
 "$NODE" node_modules/@vscode/vsce/vsce package --allow-missing-repository --skip-license --no-dependencies \
   -o client-vscode/out/exo-lsp.vsix >/dev/null
