@@ -1,0 +1,83 @@
+"""Command line: ``exo-lsp serve | check | trace``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from .engine import Engine, Settings
+from .trace import Trace
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="exo-lsp", description="The IDE for Exo scheduling.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=2087)
+    check = sub.add_parser("check", help="run schedules and report problems, compiler style")
+    check.add_argument("files", nargs="+")
+    trace = sub.add_parser("trace", help="print one line per scheduling step")
+    trace.add_argument("file")
+    for p in (check, trace):
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds per script (default 30)")
+    args = ap.parse_args(argv)
+
+    if args.cmd == "serve":
+        from .server import serve as run_server
+
+        run_server(tcp=args.tcp, host=args.host, port=args.port)
+    elif args.cmd == "check":
+        sys.exit(asyncio.run(_check(args.files, args.timeout)))
+    elif args.cmd == "trace":
+        sys.exit(asyncio.run(_trace(args.file, args.timeout)))
+
+
+async def _run_files(files: list[str], timeout: float) -> list[tuple[str, Trace]]:
+    engine = Engine(Settings(timeout_s=timeout))
+    out = []
+    try:
+        for f in files:
+            with open(f, encoding="utf-8") as fh:
+                source = fh.read()
+            trace = await engine.run(f, source, None)
+            assert trace is not None
+            out.append((f, trace))
+    finally:
+        await engine.shutdown()
+    return out
+
+
+def _display_path(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+async def _check(files: list[str], timeout: float) -> int:
+    errors = 0
+    for _, trace in await _run_files(files, timeout):
+        for p in sorted(trace.problems, key=lambda p: (p.path, p.range.start.line, p.range.start.character)):
+            first, *rest = p.message.splitlines() or [""]
+            print(f"{_display_path(p.path)}:{p.range.start.line + 1}:{p.range.start.character + 1}: {p.severity}: {first}")
+            for extra in rest:
+                print(f"    {extra}")
+            errors += p.severity == "error"
+    return 1 if errors else 0
+
+
+async def _trace(file: str, timeout: float) -> int:
+    [(_, trace)] = await _run_files([file], timeout)
+    for s in trace.steps:
+        indent = "  " if s.parent is not None else ""
+        target = s.targets[0].text if s.targets else ""
+        if len(s.targets) > 1:
+            target += f" (+{len(s.targets) - 1})"
+        status = "" if s.ok else "  FAILED: " + (s.error or "").splitlines()[0]
+        print(f"{s.line + 1:>5}  {indent}{s.op:<18} {target:<48} {s.ms:8.1f} ms{status}")
+    print(f"{len(trace.steps)} steps, {trace.ms:.0f} ms, {len(trace.problems)} problems")
+    for p in trace.problems:
+        print(f"{_display_path(p.path)}:{p.range.start.line + 1}:{p.range.start.character + 1}: {p.severity}: {p.message.splitlines()[0]}")
+    return 0 if trace.ok else 1

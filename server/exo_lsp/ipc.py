@@ -1,0 +1,118 @@
+"""Messages between the server and its worker: msgspec msgpack, length-prefixed frames."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Union
+
+import msgspec
+
+from .trace import Trace
+
+
+class RunScript(msgspec.Struct, tag="run"):
+    id: int
+    path: str
+    source: str
+    version: int | None = None
+    use_memo: bool = True
+
+
+class Cancel(msgspec.Struct, tag="cancel"):
+    id: int
+
+
+class Query(msgspec.Struct, tag="query"):
+    """A question about the last run of `path` (views, hovers, actions ...)."""
+
+    id: int
+    kind: str
+    path: str
+    params: dict[str, Any] = {}
+
+
+class Shutdown(msgspec.Struct, tag="shutdown"):
+    pass
+
+
+class Ready(msgspec.Struct, tag="ready"):
+    pid: int
+    exo_version: str
+    ms: float  # start-up time, imports included
+
+
+class Progress(msgspec.Struct, tag="progress"):
+    id: int
+    line: int  # 0-based line of the step just finished
+
+
+class RunDone(msgspec.Struct, tag="run_done"):
+    id: int
+    trace: Trace | None
+    cancelled: bool = False
+
+
+class QueryDone(msgspec.Struct, tag="query_done"):
+    id: int
+    result: Any = None
+    error: str | None = None
+
+
+class Dying(msgspec.Struct, tag="dying"):
+    """Sent by the worker when the script exits the process on purpose (os._exit)."""
+
+    reason: str
+    path: str | None = None
+    line: int | None = None
+    character: int | None = None
+
+
+ToWorker = Union[RunScript, Cancel, Query, Shutdown]
+FromWorker = Union[Ready, Progress, RunDone, QueryDone, Dying]
+
+_HEADER = struct.Struct("<I")
+_encoder = msgspec.msgpack.Encoder()
+_to_worker = msgspec.msgpack.Decoder(ToWorker)
+_from_worker = msgspec.msgpack.Decoder(FromWorker)
+
+
+def frame(msg: Any) -> bytes:
+    body = _encoder.encode(msg)
+    return _HEADER.pack(len(body)) + body
+
+
+def decode_to_worker(body: bytes) -> ToWorker:
+    return _to_worker.decode(body)
+
+
+def decode_from_worker(body: bytes) -> FromWorker:
+    return _from_worker.decode(body)
+
+
+def read_frame_sync(stream) -> bytes | None:
+    head = _read_exact(stream, _HEADER.size)
+    if head is None:
+        return None
+    (n,) = _HEADER.unpack(head)
+    return _read_exact(stream, n)
+
+
+def _read_exact(stream, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+async def read_frame_async(reader) -> bytes | None:
+    import asyncio
+
+    try:
+        head = await reader.readexactly(_HEADER.size)
+        (n,) = _HEADER.unpack(head)
+        return await reader.readexactly(n)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None

@@ -1,0 +1,128 @@
+"""The trace of one run of a schedule script: the single model every feature reads.
+
+Plain msgspec data, so it crosses the worker boundary unchanged. Positions are LSP
+positions (0-based lines, UTF-16 columns) in the file they name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class Position(msgspec.Struct, frozen=True, array_like=True):
+    line: int
+    character: int
+
+
+class Range(msgspec.Struct, frozen=True, array_like=True):
+    start: Position
+    end: Position
+
+    def contains(self, pos: Position) -> bool:
+        return (self.start.line, self.start.character) <= (pos.line, pos.character) <= (
+            self.end.line,
+            self.end.character,
+        )
+
+
+class Location(msgspec.Struct, frozen=True):
+    path: str
+    range: Range
+
+
+Severity = Literal["error", "warning", "information", "hint"]
+
+
+class Related(msgspec.Struct, frozen=True):
+    location: Location
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True):
+    """One diagnostic, placed in the script (or in the file that holds the fault)."""
+
+    path: str
+    range: Range
+    severity: Severity
+    message: str
+    code: str
+    related: list[Related] = []
+    step: int | None = None
+
+
+class Argument(msgspec.Struct, frozen=True):
+    """One argument expression of a scheduling call, as written in the script."""
+
+    name: str  # the op's parameter name, e.g. "loop_cursor"
+    range: Range | None  # None when the call was made from library code
+    text: str  # source text of the expression, or repr of the value
+    kind: Literal["pattern", "cursor", "proc", "memory", "value"]
+
+
+class Target(msgspec.Struct, frozen=True):
+    """A node of the input proc that an argument resolved to."""
+
+    argument: str  # parameter name it came from
+    kind: str  # loop, if, assign, reduce, alloc, call, block, gap, expr, arg, ...
+    path: list[list[str | int]]  # internal-cursor path from the proc root
+    text: str  # one-line rendering of the node (the header for loops and ifs)
+    count: int = 1  # statements in a block
+    origin: Location | None = None  # where the node comes from in the algorithm
+
+
+class Step(msgspec.Struct):
+    """One scheduling call. Library helpers become parents of the primitives they call."""
+
+    index: int
+    parent: int | None
+    op: str
+    range: Range  # the call expression in the script
+    line: int  # 0-based script line of the call
+    arguments: list[Argument]
+    proc_name: str
+    proc_in: int | None  # proc handle (procs stay in the worker)
+    proc_out: int | None
+    targets: list[Target]
+    ok: bool
+    error: str | None
+    changed: bool | None  # None when unknown (failed, or a helper with no output)
+    cached: bool
+    ms: float
+    children: list[int] = []
+
+
+class ProcDef(msgspec.Struct, frozen=True):
+    name: str
+    handle: int
+    is_instr: bool
+    location: Location | None
+    instr: str | None = None  # the C template of an @instr
+
+
+class MemoryDef(msgspec.Struct, frozen=True):
+    name: str
+    qualname: str
+    module: str
+
+
+class Trace(msgspec.Struct):
+    path: str
+    version: int | None
+    ok: bool  # the script ran to the end
+    steps: list[Step]
+    procs: list[ProcDef]  # every @proc/@instr defined or in scope
+    memories: list[MemoryDef]  # every Memory class in scope at the end
+    problems: list[Problem]
+    output: str  # what the script printed
+    ms: float
+    cached_steps: int = 0
+    crashed: bool = False  # the worker died or was killed during the run
+
+    def top_level_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.parent is None]
+
+
+def zero_range() -> Range:
+    return Range(Position(0, 0), Position(0, 0))

@@ -1,0 +1,596 @@
+"""Runs a schedule script inside the worker and records its trace.
+
+Every scheduling primitive passes through the adapter's hook, which calls back here:
+we find where in the script the call was written, what its arguments resolved to, and
+what it produced. Primitives called by library helpers (``tile_loops``, ``replace_all``,
+``auto_stage_mem``, ...) become children of a step for the helper call in the script.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import linecache
+import os
+import sys
+import time
+import traceback
+import types
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import adapter, memo
+from .problems import ProblemBuilder
+from .textpos import LineIndex
+from .trace import Argument, Location, MemoryDef, ProcDef, Range, Step, Target, Trace
+
+
+class RunCancelled(BaseException):
+    """A newer version of the document arrived; unwind the script (not an Exception,
+    so the script's own ``except Exception`` cannot swallow it)."""
+
+
+class ProcRegistry:
+    """Stable small integer handles for procs that stay in the worker."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, int] = {}
+        self._procs: dict[int, Any] = {}
+        self._next = 1
+
+    def handle(self, p) -> int:
+        h = self._by_id.get(id(p))
+        if h is None:
+            h = self._next
+            self._next += 1
+            self._by_id[id(p)] = h
+            self._procs[h] = p
+        return h
+
+    def get(self, handle: int):
+        return self._procs.get(handle)
+
+    def retain(self, live_handles: set[int]) -> None:
+        for h in [h for h in self._procs if h not in live_handles]:
+            p = self._procs.pop(h)
+            self._by_id.pop(id(p), None)
+
+
+@dataclass
+class StepRuntime:
+    """What the worker keeps about a step beyond the serialisable trace."""
+
+    op: Any = None
+    resolved: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    frame: Any = None  # the script frame the call was written in
+    exception: BaseException | None = None
+    failed_param: str | None = None
+
+
+@dataclass
+class RunState:
+    trace: Trace
+    runtime: dict[int, StepRuntime]
+    proc_objects: dict[str, Any]  # name -> proc in scope at the end
+    namespace: dict[str, Any]
+    algorithms: dict[int, Any] = field(default_factory=dict)  # proc handle -> algorithm proc
+
+
+@dataclass
+class _OpenCall:
+    step: Step
+    rt: StepRuntime
+    t0: float
+    key: tuple | None
+    pins: tuple = ()
+    entry: memo.Entry | None = None
+
+
+@dataclass
+class _CallSite:
+    range: Range
+    node: ast.Call | None
+
+
+class Tracer:
+    """Owns the memo tables and the handles; runs one script at a time."""
+
+    def __init__(self) -> None:
+        adapter.check_version()
+        adapter.install_hooks()
+        self.ops = memo.MemoTable()
+        self.procs = memo.MemoTable()
+        self.registry = ProcRegistry()
+        self.runs: dict[str, RunState] = {}
+
+    def run(
+        self,
+        path: str,
+        source: str,
+        version: int | None,
+        *,
+        on_progress: Callable[[int], None] = lambda line: None,
+        cancelled: Callable[[], bool] = lambda: False,
+        use_memo: bool = True,
+    ) -> RunState:
+        if not use_memo:
+            self.ops.clear()
+            self.procs.clear()
+        self.ops.start_run()
+        self.procs.start_run()
+        run = _ScriptRun(self, path, source, version, on_progress, cancelled)
+        state = run.execute()
+        self.runs[path] = state
+        self._retain_handles()
+        return state
+
+    def _retain_handles(self) -> None:
+        live: set[int] = set()
+        for state in self.runs.values():
+            for s in state.trace.steps:
+                live.update(h for h in (s.proc_in, s.proc_out) if h is not None)
+            live.update(p.handle for p in state.trace.procs)
+        for table in (self.ops, self.procs):
+            for e in table.entries.values():
+                for obj in (e.value, *e.pins):
+                    if adapter.is_procedure(obj):
+                        live.add(self.registry.handle(obj))
+        self.registry.retain(live)
+
+
+class _ScriptRun:
+    def __init__(self, tracer: Tracer, path, source, version, on_progress, cancelled):
+        self.t = tracer
+        self.path = os.path.abspath(path)
+        self.source = source
+        self.version = version
+        self.on_progress = on_progress
+        self.cancelled = cancelled
+        self.lines = LineIndex(source)
+        self.steps: list[Step] = []
+        self.runtime: dict[int, StepRuntime] = {}
+        self.open: list[_OpenCall] = []
+        self.helper_parents: dict[int, tuple[Any, Step]] = {}  # id(helper frame) -> (frame, step)
+        self.calls: dict[tuple, ast.Call] = {}
+        self.defined: list[tuple[str, Any]] = []
+        self.algorithms: dict[int, Any] = {}
+        self.cached_steps = 0
+
+    # ------------------------------------------------------------ running
+
+    def execute(self) -> RunState:
+        t0 = time.perf_counter()
+        adapter.reset_exo_state()
+        out = io.StringIO()
+        mod = types.ModuleType("__exo_lsp_script__")
+        mod.__file__ = self.path
+        mod.__builtins__ = __builtins__
+        namespace = mod.__dict__
+        problems = ProblemBuilder(self.path, self.lines, self.t.registry)
+        ok = False
+        try:
+            tree = ast.parse(self.source, self.path)
+            code = compile(tree, self.path, "exec")
+        except SyntaxError as exc:
+            problems.syntax_error(exc)
+        else:
+            self._index_calls(tree)
+            ok = self._exec(code, mod, out, problems)
+        finally:
+            adapter.set_observer(None)
+        for s in self.steps:
+            s.children = [c.index for c in self.steps if c.parent == s.index]
+        problems.no_op_warnings(self.steps)
+        proc_objects = {k: v for k, v in namespace.items() if adapter.is_procedure(v)}
+        trace = Trace(
+            path=self.path,
+            version=self.version,
+            ok=ok,
+            steps=self.steps,
+            procs=self._proc_defs(proc_objects),
+            memories=self._memories(namespace),
+            problems=problems.problems,
+            output=out.getvalue()[-20000:],
+            ms=(time.perf_counter() - t0) * 1000,
+            cached_steps=self.cached_steps,
+        )
+        return RunState(trace, self.runtime, proc_objects, namespace, self.algorithms)
+
+    def _exec(self, code, mod, out, problems: ProblemBuilder) -> bool:
+        lines = self.source.splitlines(keepends=True)
+        linecache.cache[self.path] = (len(self.source), None, lines, self.path)
+        script_dir = os.path.dirname(self.path)
+        before = set(sys.modules)
+        sys.path.insert(0, script_dir)
+        sys.modules[mod.__name__] = mod
+        adapter.set_observer(self)
+        try:
+            with redirect_stdout(out), redirect_stderr(out):
+                exec(code, mod.__dict__)
+            return True
+        except RunCancelled:
+            raise
+        except BaseException as exc:  # the script's failure is the user's information
+            self._close_failed_parent(exc)
+            problems.bind_runtime(self.steps, self.runtime)
+            problems.exception(exc, self._step_of_exception(exc))
+            return False
+        finally:
+            adapter.set_observer(None)
+            try:
+                sys.path.remove(script_dir)
+            except ValueError:
+                pass
+            sys.modules.pop(mod.__name__, None)
+            self._forget_workspace_modules(before, script_dir)
+
+    def _forget_workspace_modules(self, before: set[str], script_dir: str) -> None:
+        # Sibling modules the script imported are user code too: re-import them next run
+        # so that their edits are seen (their procs still hit the memo).
+        for name in set(sys.modules) - before:
+            f = getattr(sys.modules[name], "__file__", None) or ""
+            if f and os.path.abspath(f).startswith(script_dir + os.sep) and "site-packages" not in f:
+                del sys.modules[name]
+
+    # ------------------------------------------------------------ call sites
+
+    def _index_calls(self, tree: ast.AST) -> None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                self.calls[(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)] = node
+
+    def _in_script(self, frame) -> bool:
+        return frame is not None and frame.f_code.co_filename == self.path
+
+    def _call_site(self, frame) -> _CallSite:
+        positions = None
+        try:
+            positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        except (IndexError, AttributeError):
+            pass
+        if positions and None not in positions:
+            ln, end_ln, col, end_col = positions
+            node = self.calls.get((ln, col, end_ln, end_col))
+            return _CallSite(self.lines.range(ln, col, end_ln, end_col), node)
+        return _CallSite(self.lines.line_range(frame.f_lineno - 1), None)
+
+    def _arguments(self, op, site: _CallSite, raw: dict[str, Any]) -> list[Argument]:
+        node_of: dict[str, ast.AST] = {}
+        if site.node is not None and not any(isinstance(a, ast.Starred) for a in site.node.args):
+            names = list(op.sig.parameters) if op is not None else []
+            for name, arg in zip(names, site.node.args):
+                node_of[name] = arg
+            for kw in site.node.keywords:
+                if kw.arg:
+                    node_of[kw.arg] = kw.value
+        args = []
+        for name, value in raw.items():
+            node = node_of.get(name)
+            rng = None
+            if node is not None:
+                rng = self.lines.range(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+            text = self.lines.text_of(rng) if rng else _short_repr(value)
+            args.append(Argument(name, rng, text, _arg_kind(op, name, value)))
+        return args
+
+    # ------------------------------------------------------------ observer
+
+    def op_begin(self, op, raw, frame):
+        if self.cancelled():
+            raise RunCancelled()
+        name = adapter.op_name(op)
+        parent: Step | None = self.open[-1].step if self.open else None
+        if parent is None and not self._in_script(frame):
+            parent = self._helper_parent(frame)
+        if parent is None:
+            site = self._call_site(frame)
+            arguments = self._arguments(op, site, raw)
+            rng, script_frame = site.range, frame
+        else:
+            arguments = self._arguments(op, _CallSite(parent.range, None), raw)
+            for i, a in enumerate(arguments):
+                arguments[i] = Argument(a.name, None, a.text, a.kind)
+            rng, script_frame = parent.range, self.runtime[parent.index].frame
+        p_in = raw.get("proc")
+        h_in = self.t.registry.handle(p_in) if adapter.is_procedure(p_in) else None
+        step = Step(
+            index=len(self.steps),
+            parent=None if parent is None else parent.index,
+            op=name,
+            range=rng,
+            line=rng.start.line,
+            arguments=arguments,
+            proc_name=adapter.proc_name(p_in) if h_in else "",
+            proc_in=h_in,
+            proc_out=None,
+            targets=[],
+            ok=False,
+            error=None,
+            changed=None,
+            cached=False,
+            ms=0.0,
+        )
+        self.steps.append(step)
+        rt = StepRuntime(op=op, raw=raw, frame=script_frame)
+        self.runtime[step.index] = rt
+        key, pins = self._op_key(name, raw)
+        call = _OpenCall(step, rt, time.perf_counter(), key, pins)
+        self.open.append(call)
+        return call
+
+    def op_arg_failed(self, call: _OpenCall, param: str, exc: BaseException) -> None:
+        call.rt.failed_param = param
+
+    def op_resolved(self, call: _OpenCall, resolved: dict[str, Any]):
+        call.rt.resolved = resolved
+        if call.key is not None:
+            entry = self.t.ops.get(call.key)
+            if entry is not None:
+                call.entry = entry
+                call.step.cached = True
+                return True, entry.value
+        return False, None
+
+    def op_end(self, call: _OpenCall, result, exc: BaseException | None) -> None:
+        assert self.open and self.open[-1] is call
+        self.open.pop()
+        step, rt = call.step, call.rt
+        step.ms = (time.perf_counter() - call.t0) * 1000
+        if isinstance(exc, RunCancelled):
+            return
+        if call.entry is not None:
+            targets, changed = call.entry.extra
+        else:
+            targets = self._targets(rt.resolved) if rt.failed_param is None else []
+            changed = None
+        step.targets = targets
+        if exc is not None:
+            step.ok = False
+            rt.exception = exc
+            step.error = adapter.clean_message(str(exc), step.op) or type(exc).__name__
+            if call.entry is None and call.key is not None and rt.failed_param is None:
+                self.t.ops.put(call.key, exc, (targets, None), call.pins)
+        else:
+            step.ok = True
+            if adapter.is_procedure(result):
+                step.proc_out = self.t.registry.handle(result)
+                if changed is None:
+                    p_in = rt.raw.get("proc")
+                    changed = adapter.proc_text_fast(p_in) != adapter.proc_text_fast(result)
+                self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
+            step.changed = changed
+            if call.entry is None and call.key is not None:
+                self.t.ops.put(call.key, result, (targets, changed), call.pins)
+        if call.entry is not None:
+            self.cached_steps += 1
+        self._update_parent(step)
+        if step.parent is None:
+            self.on_progress(step.line)
+
+    def define_proc(self, f, instr, frame, build):
+        if self.cancelled():
+            raise RunCancelled()
+        key, pins = self._proc_key(f, instr, frame)
+        if key is not None:
+            entry = self.t.procs.get(key)
+            if entry is not None:
+                p = entry.value
+                self._note_defined(p)
+                return p
+        p = build()
+        if key is not None:
+            self.t.procs.put(key, p, None, pins)
+        self._note_defined(p)
+        return p
+
+    def _note_defined(self, p) -> None:
+        self.defined.append((adapter.proc_name(p), p))
+        h = self.t.registry.handle(p)
+        self.algorithms.setdefault(h, p)
+
+    # ------------------------------------------------------------ helpers
+
+    def _helper_parent(self, frame) -> Step | None:
+        """A primitive called from library code: the step of the script's call into it."""
+        inner, f = None, frame
+        while f is not None and not self._in_script(f):
+            inner, f = f, f.f_back
+        if f is None or inner is None:
+            return None
+        known = self.helper_parents.get(id(inner))
+        if known is not None and known[0] is inner:
+            return known[1]
+        site = self._call_site(f)
+        code = inner.f_code
+        params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+        raw = {p: inner.f_locals.get(p) for p in params}
+        node_args = self._helper_arguments(params, site, raw)
+        p_in = raw.get(params[0]) if params else None
+        h_in = self.t.registry.handle(p_in) if adapter.is_procedure(p_in) else None
+        step = Step(
+            index=len(self.steps),
+            parent=None,
+            op=code.co_name,
+            range=site.range,
+            line=site.range.start.line,
+            arguments=node_args,
+            proc_name=adapter.proc_name(p_in) if h_in else "",
+            proc_in=h_in,
+            proc_out=None,
+            targets=[],
+            ok=True,
+            error=None,
+            changed=False,
+            cached=True,
+            ms=0.0,
+        )
+        self.steps.append(step)
+        self.runtime[step.index] = StepRuntime(raw=raw, frame=f)
+        self.helper_parents[id(inner)] = (inner, step)
+        return step
+
+    def _helper_arguments(self, params, site: _CallSite, raw) -> list[Argument]:
+        node_of: dict[str, ast.AST] = {}
+        if site.node is not None and not any(isinstance(a, ast.Starred) for a in site.node.args):
+            node_of.update(zip(params, site.node.args))
+            node_of.update({kw.arg: kw.value for kw in site.node.keywords if kw.arg})
+        out = []
+        for name in params:
+            node = node_of.get(name)
+            if node is None:
+                continue
+            rng = self.lines.range(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+            value = raw.get(name)
+            kind = "pattern" if isinstance(value, str) else _arg_kind(None, name, value)
+            out.append(Argument(name, rng, self.lines.text_of(rng), kind))
+        return out
+
+    def _update_parent(self, child: Step) -> None:
+        if child.parent is None:
+            return
+        parent = self.steps[child.parent]
+        parent.ms += child.ms if self.runtime[child.index].op is not None else 0.0
+        parent.cached = parent.cached and child.cached
+        if child.ok and child.proc_out is not None:
+            if parent.proc_in is None:
+                parent.proc_in = child.proc_in
+                parent.proc_name = child.proc_name
+            parent.proc_out = child.proc_out
+            parent.changed = bool(parent.changed or child.changed)
+            if not parent.targets and child.targets:
+                parent.targets = list(child.targets)
+        if parent.proc_out is not None:
+            self.algorithms[parent.proc_out] = self.algorithms.get(child.proc_out)
+
+    def _close_failed_parent(self, exc: BaseException) -> None:
+        for step in reversed(self.steps):
+            rt = self.runtime[step.index]
+            if rt.exception is exc:
+                while step.parent is not None:
+                    step = self.steps[step.parent]
+                    step.ok = False
+                    step.error = step.error or adapter.clean_message(str(exc), None)
+                    self.runtime[step.index].exception = exc
+                return
+
+    def _step_of_exception(self, exc: BaseException) -> Step | None:
+        for step in reversed(self.steps):
+            if self.runtime[step.index].exception is exc and step.parent is None:
+                return step
+        return None
+
+    def _targets(self, resolved: dict[str, Any]) -> list[Target]:
+        out = []
+        for name, value in resolved.items():
+            if name == "proc":
+                continue
+            for c in adapter.flatten_cursors(value):
+                try:
+                    info = adapter.describe_cursor(c)
+                except Exception:
+                    continue
+                out.append(
+                    Target(
+                        argument=name,
+                        kind=info.kind,
+                        path=info.path,
+                        text=info.text,
+                        count=info.count,
+                        origin=self._origin(info),
+                    )
+                )
+        return out
+
+    def _origin(self, info: adapter.NodeInfo) -> Location | None:
+        si = info.srcinfo
+        if si is None or not si.filename:
+            return None
+        lines = _file_lines(si.filename)
+        if info.header_only or si.end_lineno is None:
+            rng = lines.range(si.lineno, si.col_offset, si.lineno, len(lines.line(si.lineno - 1).encode()))
+        else:
+            rng = lines.range(si.lineno, si.col_offset, si.end_lineno, si.end_col_offset)
+        return Location(os.path.abspath(si.filename), rng)
+
+    def _op_key(self, name: str, raw: dict[str, Any]) -> tuple[tuple | None, tuple]:
+        pins: list = []
+        try:
+            key = ("op", name) + tuple((k, memo.value_key(v, pins)) for k, v in raw.items())
+        except memo.Unkeyable:
+            return None, ()
+        return key, tuple(pins)
+
+    def _proc_key(self, f, instr, frame) -> tuple[tuple | None, tuple]:
+        try:
+            filename, lineno, src, names = adapter.function_source_names(f)
+        except (OSError, TypeError, SyntaxError):
+            return None, ()
+        pins: list = []
+        env = []
+        for n in names:
+            if n in frame.f_locals:
+                v = frame.f_locals[n]
+            elif n in f.__globals__:
+                v = f.__globals__[n]
+            else:
+                continue
+            try:
+                env.append((n, memo.value_key(v, pins)))
+            except memo.Unkeyable:
+                return None, ()
+        return ("proc", os.path.abspath(filename), lineno, src, repr(instr), tuple(env)), tuple(pins)
+
+    def _proc_defs(self, proc_objects: dict[str, Any]) -> list[ProcDef]:
+        seen: dict[int, ProcDef] = {}
+        for _, p in self.defined + list(proc_objects.items()):
+            h = self.t.registry.handle(p)
+            if h in seen:
+                continue
+            si = adapter.proc_srcinfo(p)
+            loc = None
+            if si is not None and si.filename:
+                lines = _file_lines(si.filename)
+                loc = Location(os.path.abspath(si.filename), lines.line_range(si.lineno - 1))
+            template = adapter.instr_template(p)
+            seen[h] = ProcDef(adapter.proc_name(p), h, template is not None, loc, template)
+        return list(seen.values())
+
+    def _memories(self, namespace) -> list[MemoryDef]:
+        out = []
+        for name, v in namespace.items():
+            if adapter.is_memory_class(v):
+                out.append(MemoryDef(name, v.__qualname__, v.__module__))
+        return sorted(out, key=lambda m: m.name)
+
+
+def _file_lines(filename: str) -> LineIndex:
+    return LineIndex("".join(linecache.getlines(filename)))
+
+
+def _arg_kind(op, name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return "pattern" if op is not None and adapter.accepts_cursor(op, name) else "value"
+    if isinstance(value, adapter.Cursor) or (
+        isinstance(value, (list, tuple)) and value and all(isinstance(v, adapter.Cursor) for v in value)
+    ):
+        return "cursor"
+    if adapter.is_procedure(value):
+        return "proc"
+    if adapter.is_memory_class(value):
+        return "memory"
+    return "value"
+
+
+def _short_repr(value: Any) -> str:
+    if adapter.is_procedure(value):
+        return adapter.proc_name(value)
+    if isinstance(value, type):
+        return value.__name__
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+def format_exception_tail(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
