@@ -37,7 +37,8 @@ const RUNS = {
     workspacePython: "/workspace/says/this/python",
   },
   server: { kind: "exthost", suite: "server", python: PYTHON, trusted: true },
-  dom: { kind: "dom", python: PYTHON, trusted: true },
+  // Starts untrusted; the test grants trust through the UI.
+  dom: { kind: "dom", python: PYTHON, trusted: false, userPython: true },
 };
 
 const results = [];
@@ -96,7 +97,7 @@ function prepare(name, run) {
     "window.restoreWindows": "none",
     "workbench.secondarySideBar.defaultVisibility": "hidden",
   };
-  if (run.workspacePython) {
+  if (run.workspacePython || run.userPython) {
     user["exo.python"] = run.python;
   }
   fs.writeFileSync(path.join(userData, "User/settings.json"), JSON.stringify(user, null, 2));
@@ -281,12 +282,23 @@ async function runDom(name, run) {
     await page.goto(`${server.base}/?folder=${encodeURIComponent(p.ws)}`);
     const statusItem = page.locator(".statusbar-item", { hasText: /Exo/ }).first();
 
-    const opened = await step("open conv1d.py from the Explorer; the status bar shows the run", async () => {
+    const opened = await step("open conv1d.py in an untrusted window: the status bar says untrusted", async () => {
       const row = page.getByRole("treeitem", { name: /^conv1d\.py/ });
       await row.waitFor({ timeout: 60_000 });
       await row.click();
       await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().waitFor({ timeout: 20_000 });
-      await page.locator(".statusbar-item", { hasText: /Exo: (ok|\d+ warnings?|\d+ errors?)/ }).first().waitFor({ timeout: 90_000 });
+      await statusItem.filter({ hasText: "Exo: untrusted" }).waitFor({ timeout: 60_000 });
+      await page.screenshot({ path: path.join(p.out, "untrusted.png") });
+    });
+
+    const trusted = opened && await step("trusting the workspace runs the script; the status bar shows the run", async () => {
+      await palette(page, "Workspaces: Manage Workspace Trust");
+      await page.getByRole("button", { name: "Trust", exact: true }).first().click();
+      await statusItem.filter({ hasText: /Exo: (ok|\d+ warnings?|\d+ errors?) · / }).waitFor({ timeout: 90_000 });
+      // The trust editor opens as a modal over the workbench: close it.
+      const modal = page.locator(".monaco-modal-editor-block");
+      await modal.locator('[aria-label^="Close Modal Editor"]').click();
+      await modal.waitFor({ state: "hidden", timeout: 10_000 });
       await page.screenshot({ path: path.join(p.out, "status-bar.png") });
     });
 
@@ -313,7 +325,7 @@ async function runDom(name, run) {
       await page.keyboard.press("Escape");
     });
 
-    if (opened && has("hover")) {
+    if (trusted && has("hover")) {
       await step("hover on a pattern string shows the matched code [hover]", async () => {
         const token = page.locator(".view-line span", { hasText: '"for i in _:_"' }).first();
         await token.hover();
@@ -326,7 +338,7 @@ async function runDom(name, run) {
       });
     }
 
-    if (opened && has("views")) {
+    if (trusted && has("views")) {
       await step("Exo: Show Scheduled Proc opens the proc beside [views]", async () => {
         await palette(page, "Exo: Show Scheduled Proc");
         await page.locator(".editor-group-container").nth(1).locator(".view-line", { hasText: "def conv1d_rvm(" }).first().waitFor({ timeout: 30_000 });
@@ -334,7 +346,7 @@ async function runDom(name, run) {
       });
     }
 
-    if (opened) {
+    if (trusted) {
       await step("a missing interpreter shows an error with the install command", async () => {
         // As if the user pointed exo.python at a Python that is gone.
         fs.writeFileSync(path.join(p.ws, ".vscode/settings.json"), JSON.stringify({ "exo.python": "/nonexistent/bin/python" }));

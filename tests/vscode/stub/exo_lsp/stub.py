@@ -79,6 +79,8 @@ def did_change(ls, params: T.DidChangeTextDocumentParams):
 def trust_changed(ls, params):
     state["trust_changes"].append(get(params, "trusted"))
     state["trusted"] = get(params, "trusted")
+    for uri, doc in list(ls.workspace.text_documents.items()):
+        report(uri, doc.version)
 
 
 @server.feature("exo/stub/state")
