@@ -79,6 +79,8 @@ class ProblemBuilder:
         arg = next((a for a in step.arguments if a.name == rt_param), None) if detail is None else None
         related = self._related(exc)
         message = adapter.clean_message(str(exc), failing.op) or type(exc).__name__
+        if message.startswith(f"{failing.op}: "):
+            message = message[len(failing.op) + 2 :]
         op_label = step.op if detail is None else f"{step.op} → {failing.op}"
         if adapter.is_pattern_miss(exc) and arg is not None and arg.range is not None and arg.kind == "pattern":
             proc = self.registry.get(step.proc_in)
@@ -167,14 +169,29 @@ class ProblemBuilder:
         for s in steps:
             if s.parent is None and s.ok and s.changed is False:
                 what = "replaced nothing" if s.op.startswith("replace") else "changed nothing"
+                why = _memory_obstacles(steps, s)
                 self.add(
                     self.path,
                     s.range,
                     "warning",
-                    f"`{s.op}` {what}: the proc is the same before and after this step",
+                    f"`{s.op}` {what}: the proc is the same before and after this step{why}",
                     "no-op",
                     step=s.index,
                 )
+
+
+def _memory_obstacles(steps: list[Step], parent: Step) -> str:
+    """Exo's replace_all skips blocks whose memories differ from the instruction's, silently."""
+    blocked = [
+        c for c in steps if c.parent == parent.index and not c.ok and "memory type mismatch" in (c.error or "")
+    ]
+    if not blocked:
+        return ""
+    where = ", ".join(sorted({f"`{c.targets[0].text}`" for c in blocked if c.targets}))
+    return (
+        f"; the body matches at {where} but the memories differ from the instruction's "
+        "(set_memory the buffers first)"
+    )
 
 
 def near_misses(proc, pattern: str) -> str:

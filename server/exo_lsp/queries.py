@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .worker import query
+from .worker_api import query
 
 
 def _proc(tracer, handle: int):

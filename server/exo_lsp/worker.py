@@ -18,19 +18,7 @@ import time
 import traceback
 
 from . import ipc
-
-QUERY_HANDLERS: dict = {}
-
-
-def query(kind: str):
-    """Register a handler for ``Query(kind=...)``: f(tracer, path, params) -> msgspec data."""
-
-    def register(f):
-        QUERY_HANDLERS[kind] = f
-        return f
-
-    return register
-
+from .worker_api import QUERY_HANDLERS, load_handlers
 
 class Worker:
     def __init__(self, out_fd: int):
@@ -60,11 +48,11 @@ class Worker:
 
     def serve(self) -> None:
         t0 = time.perf_counter()
-        from . import queries  # noqa: F401  registers the handlers
         from .tracer import RunCancelled, Tracer
 
         tracer = Tracer()
         _preimport()
+        load_handlers()
         self.send(ipc.Ready(os.getpid(), "1.0.0", (time.perf_counter() - t0) * 1000))
         threading.Thread(target=self.read_loop, daemon=True).start()
         while True:

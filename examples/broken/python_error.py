@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from exo import proc
+from exo.stdlib.scheduling import *
+
+
+@proc
+def add16(x: i32[16], y: i32[16]):
+    for i in seq(0, 16):
+        y[i] += x[i]
+
+
+def tile(p, factor):
+    return divide_loop(p, "for i in _:_", factors[factor], ["io", "ii"], perfect=True)
+
+
+p = tile(add16, 0)

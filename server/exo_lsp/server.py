@@ -1,0 +1,285 @@
+"""The language server: a thin LSP face over the engine's traces.
+
+Open schedule scripts are run in the worker on open and (debounced) on every change;
+each run's problems become diagnostics, its steps feed the other features, which live in
+``features/`` and register themselves here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from typing import Any
+
+import msgspec
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from exo_lsp_protocol import messages as m
+
+from .engine import Engine, Settings
+from .trace import Problem, Trace
+
+log = logging.getLogger("exo_lsp.server")
+
+_IMPORTS_EXO = re.compile(r"^\s*(from\s+exo[\s.]|import\s+exo\b)", re.M)
+
+
+def to_lsp_range(r) -> lsp.Range:
+    return lsp.Range(
+        start=lsp.Position(line=r.start.line, character=r.start.character),
+        end=lsp.Position(line=r.end.line, character=r.end.character),
+    )
+
+
+def path_to_uri(path: str) -> str:
+    if re.match(r"^[a-zA-Z][\w+.-]*:", path) and not os.path.isabs(path):
+        return path  # already a URI (virtual documents, untitled buffers)
+    return from_fs_path(path) or path
+
+
+def uri_to_path(uri: str) -> str:
+    if uri.startswith("file:"):
+        return os.path.abspath(to_fs_path(uri) or uri)
+    return uri
+
+
+class ExoLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("exo-lsp", "0.1.0")
+        self.engine = Engine(Settings())
+        self.trusted = True
+        self.debounce_s = 0.3
+        self._pending: dict[str, asyncio.Task] = {}
+        self._published: dict[str, set[str]] = {}  # script uri -> uris it put diagnostics on
+        self.view_version = 0
+
+    # ------------------------------------------------------------ documents and runs
+
+    def script_text(self, uri: str) -> tuple[str, int | None] | None:
+        doc = self.workspace.get_text_document(uri)
+        try:
+            return doc.source, doc.version
+        except (OSError, FileNotFoundError):
+            return None
+
+    def is_schedule(self, text: str) -> bool:
+        return bool(_IMPORTS_EXO.search(text))
+
+    def schedule_run(self, uri: str, delay: float) -> None:
+        old = self._pending.pop(uri, None)
+        if old is not None and not old.done():
+            old.cancel()
+        self._pending[uri] = asyncio.get_running_loop().create_task(self._run_after(uri, delay))
+
+    async def _run_after(self, uri: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.run_document(uri)
+
+    async def run_document(self, uri: str) -> Trace | None:
+        got = self.script_text(uri)
+        if got is None:
+            return None
+        text, version = got
+        if not self.is_schedule(text):
+            return None
+        if not self.trusted:
+            self.notify_status(m.RunStatusParams(uri=uri, version=version, state="untrusted",
+                                                 message="workspace not trusted: scripts are not run"))
+            return None
+        self.notify_status(m.RunStatusParams(uri=uri, version=version, state="running"))
+        try:
+            trace = await self.engine.run(uri_to_path(uri), text, version)
+        except Exception as exc:  # never let a run take the server down
+            log.exception("run failed")
+            self.notify_status(m.RunStatusParams(uri=uri, version=version, state="crashed", message=str(exc)))
+            return None
+        if trace is None:
+            return None  # superseded by a newer version
+        self.publish(uri, trace)
+        st = Engine.status_of(trace)
+        self.notify_status(
+            m.RunStatusParams(
+                uri=uri,
+                version=version,
+                state=st.state,
+                errors=st.errors,
+                warnings=st.warnings,
+                duration_ms=round(st.ms, 1),
+                cached_steps=trace.cached_steps,
+                message=st.message,
+            )
+        )
+        self.view_version += 1
+        self.notify(m.ViewsChangedParams(script_uri=uri), "exo/viewsChanged")
+        return trace
+
+    def trace_for(self, uri: str) -> Trace | None:
+        return self.engine.traces.get(uri_to_path(uri))
+
+    async def ensure_trace(self, uri: str) -> Trace | None:
+        """The trace of the document's current version, running it if needed."""
+        got = self.script_text(uri)
+        trace = self.trace_for(uri)
+        if got is not None and (trace is None or trace.version != got[1]):
+            pending = self._pending.pop(uri, None)
+            if pending is not None and not pending.done():
+                pending.cancel()
+            trace = await self.run_document(uri) or self.trace_for(uri)
+        return trace
+
+    # ------------------------------------------------------------ output
+
+    def publish(self, uri: str, trace: Trace) -> None:
+        by_uri: dict[str, list[lsp.Diagnostic]] = {uri: []}
+        for p in trace.problems:
+            target = uri if p.path == trace.path else path_to_uri(p.path)
+            by_uri.setdefault(target, []).append(to_diagnostic(p))
+        stale = self._published.get(uri, set()) - set(by_uri)
+        for other in stale:
+            by_uri[other] = []
+        self._published[uri] = {u for u, d in by_uri.items() if d and u != uri}
+        for target, diags in by_uri.items():
+            version = trace.version if target == uri else None
+            self.text_document_publish_diagnostics(
+                lsp.PublishDiagnosticsParams(uri=target, diagnostics=diags, version=version)
+            )
+
+    def notify(self, payload: msgspec.Struct, method: str) -> None:
+        self.protocol.notify(method, msgspec.to_builtins(payload))
+
+    def notify_status(self, status: m.RunStatusParams) -> None:
+        self.notify(status, "exo/runStatus")
+
+
+def to_diagnostic(p: Problem) -> lsp.Diagnostic:
+    severity = {
+        "error": lsp.DiagnosticSeverity.Error,
+        "warning": lsp.DiagnosticSeverity.Warning,
+        "information": lsp.DiagnosticSeverity.Information,
+        "hint": lsp.DiagnosticSeverity.Hint,
+    }[p.severity]
+    related = [
+        lsp.DiagnosticRelatedInformation(
+            location=lsp.Location(uri=path_to_uri(r.location.path), range=to_lsp_range(r.location.range)),
+            message=r.message,
+        )
+        for r in p.related
+    ]
+    return lsp.Diagnostic(
+        range=to_lsp_range(p.range),
+        message=p.message,
+        severity=severity,
+        source="exo",
+        code=p.code,
+        related_information=related or None,
+    )
+
+
+def params_as(params: Any, cls: type[msgspec.Struct]):
+    """Custom-method params arrive as pygls objects; read them as our Struct."""
+    return msgspec.convert(_plain(params), cls)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "_asdict"):
+        return {k: _plain(v) for k, v in obj._asdict().items()}
+    if hasattr(obj, "__dict__"):
+        return {k: _plain(v) for k, v in vars(obj).items()}
+    return obj
+
+
+server = ExoLanguageServer()
+
+
+@server.feature(lsp.INITIALIZE)
+def on_initialize(ls: ExoLanguageServer, params: lsp.InitializeParams) -> None:
+    opts = _plain(params.initialization_options) or {}
+    if isinstance(opts, dict):
+        ls.trusted = bool(opts.get("trusted", True))
+        s = ls.engine.settings
+        s.timeout_s = float(opts.get("timeoutSeconds", s.timeout_s))
+        s.memory_mb = int(opts.get("memoryMb", s.memory_mb))
+        s.python = str(opts.get("workerPython") or s.python)
+        ls.debounce_s = float(opts.get("debounceMs", ls.debounce_s * 1000)) / 1000
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+async def did_open(ls: ExoLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    ls.schedule_run(params.text_document.uri, 0)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+async def did_change(ls: ExoLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    ls.schedule_run(params.text_document.uri, ls.debounce_s)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+async def did_save(ls: ExoLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    trace = ls.trace_for(params.text_document.uri)
+    if trace is None:
+        ls.schedule_run(params.text_document.uri, 0)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: ExoLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    task = ls._pending.pop(uri, None)
+    if task is not None:
+        task.cancel()
+    for target in ls._published.pop(uri, set()) | {uri}:
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=[]))
+
+
+@server.feature("exo/trustChanged")
+async def trust_changed(ls: ExoLanguageServer, params: Any) -> None:
+    p = params_as(params, m.TrustChangedParams)
+    was = ls.trusted
+    ls.trusted = p.trusted
+    if p.trusted and not was:
+        for uri in list(ls.workspace.text_documents):
+            ls.schedule_run(uri, 0)
+
+
+@server.feature("exo/steps")
+async def steps(ls: ExoLanguageServer, params: Any) -> dict:
+    p = params_as(params, m.StepsParams)
+    trace = await ls.ensure_trace(p.uri) if ls.trusted else None
+    if trace is None:
+        return msgspec.to_builtins(m.StepsResult(version=None, steps=[]))
+    out = [
+        m.StepInfo(index=s.index, line=s.line, op=s.op, proc=s.proc_name, ok=s.ok, parent=s.parent, changed=s.changed)
+        for s in trace.steps
+    ]
+    return msgspec.to_builtins(m.StepsResult(version=trace.version, steps=out))
+
+
+@server.feature(lsp.SHUTDOWN)
+async def on_shutdown(ls: ExoLanguageServer, params: Any) -> None:
+    await ls.engine.shutdown()
+
+
+def _register_features() -> None:
+    from .features import register_all
+
+    register_all(server)
+
+
+def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
+    logging.basicConfig(level=os.environ.get("EXO_LSP_LOG", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("pygls").setLevel(os.environ.get("EXO_LSP_PYGLS_LOG", "WARNING"))
+    _register_features()
+    if tcp:
+        server.start_tcp(host, port)
+    else:
+        server.start_io()

@@ -1,0 +1,72 @@
+"""Diagnostics over stdio: valid examples are clean, broken ones say exactly what broke."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_lsp
+from pytest_lsp import LanguageClient
+
+from .helpers import EXAMPLES, close_script, init_params, open_script, rng, server_config
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_lsp.fixture(config=server_config(), scope="module")
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(init_params())
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.parametrize("name", ["conv1d.py", "matmul.py", "conv1d_variants.py"])
+async def test_valid_examples_have_no_diagnostics(client: LanguageClient, name: str):
+    uri, status = await open_script(client, EXAMPLES / name)
+    assert status["state"] == "ok", status
+    assert list(client.diagnostics[uri]) == []
+    close_script(client, uri)
+
+
+# (file, 0-based range, severity, message substring)
+EXPECTED = {
+    "pattern_no_match.py": [
+        ((14, 19, 14, 33), 1, "pattern 'for q in _:_' matched nothing in `scale`: no loop `q`; loops in `scale` at this step: io, ii"),
+    ],
+    "op_fails.py": [
+        ((12, 4, 12, 69), 1, "divide_loop failed: cannot perfectly divide '16' by 5"),
+    ],
+    "python_error.py": [
+        ((13, 42, 13, 49), 1, "NameError: name 'factors' is not defined"),
+    ],
+    "proc_body_error.py": [
+        ((9, 23, 9, 24), 1, "ParseError in @proc: variable 'z' undefined"),
+    ],
+    "noop_steps.py": [
+        ((15, 4, 15, 23), 2, "`simplify` changed nothing"),
+        ((16, 4, 16, 29), 2, "`replace_all` replaced nothing: the proc is the same before and after this step; the body matches at `for i in seq(0, 4):` but the memories differ"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+async def test_broken_examples(client: LanguageClient, name: str):
+    uri, status = await open_script(client, EXAMPLES / "broken" / name)
+    got = sorted(client.diagnostics[uri], key=rng)
+    want = EXPECTED[name]
+    assert len(got) == len(want), [d.message for d in got]
+    for d, (r, severity, message) in zip(got, want):
+        assert rng(d) == r, d.message
+        assert d.severity == severity
+        assert message in d.message
+        assert d.source == "exo"
+    close_script(client, uri)
+
+
+async def test_pattern_miss_points_at_the_proc_view(client: LanguageClient):
+    uri, _ = await open_script(client, EXAMPLES / "broken" / "pattern_no_match.py")
+    [d] = client.diagnostics[uri]
+    [rel] = d.related_information
+    assert rel.location.uri.startswith("exo-proc:")
+    assert rel.location.uri.endswith("?proc=scale&step=1")
+    view = await client.protocol.send_request_async("exo/viewText", {"uri": rel.location.uri})
+    assert "for io in seq(0, n / 4):" in view.text
+    close_script(client, uri)
