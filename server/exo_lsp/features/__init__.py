@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURE_MODULES = ["views"]
+FEATURE_MODULES = ["views", "resolve", "actions"]
 
 
 def register_all(server) -> None:
