@@ -60,6 +60,7 @@ class WorkerClient:
         self.start_ms: float | None = None
         self._tasks: list[asyncio.Task] = []
         self._ready: asyncio.Future | None = None
+        self.running_path: str | None = None  # script of the run in progress, for crash reports
 
     @property
     def alive(self) -> bool:
@@ -135,7 +136,13 @@ class WorkerClient:
         if proc is None:
             return
         code = await proc.wait()
-        await asyncio.sleep(0)  # let the stderr reader drain
+        stderr_task = self._tasks[1] if len(self._tasks) > 1 else None
+        if stderr_task is not None:
+            # the crash report (faulthandler) is on stderr: read it to the end first
+            try:
+                await asyncio.wait_for(asyncio.shield(stderr_task), 2)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
         reason = self._exit_reason(code)
         for pid, p in list(self.pending.items()):
             if not p.future.done():
@@ -163,7 +170,7 @@ class WorkerClient:
     def _crash_location(self) -> tuple[str, int, int | None] | None:
         if self.dying is not None and self.dying.path and self.dying.line is not None:
             return (self.dying.path, self.dying.line, self.dying.character)
-        return _faulthandler_location(self.stderr_tail.decode(errors="replace"))
+        return _faulthandler_location(self.stderr_tail.decode(errors="replace"), self.running_path)
 
     async def request(self, msg, timeout: float, on_progress=None) -> Any:
         if not self.alive:
@@ -194,7 +201,7 @@ class WorkerClient:
                 await asyncio.sleep(0.3)
             except ProcessLookupError:
                 pass
-        where = _faulthandler_location(self.stderr_tail.decode(errors="replace"))
+        where = _faulthandler_location(self.stderr_tail.decode(errors="replace"), self.running_path)
         await self.kill()
         return where
 
@@ -230,16 +237,14 @@ class WorkerClient:
 _FH_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
-def _faulthandler_location(text: str) -> tuple[str, int, int | None] | None:
-    """The innermost frame of the last faulthandler dump that lies in a user script."""
+def _faulthandler_location(text: str, script: str | None) -> tuple[str, int, int | None] | None:
+    """The innermost frame in `script` of the last faulthandler dump."""
     dumps = text.rsplit("most recent call first", 1)
-    if len(dumps) < 2:
+    if len(dumps) < 2 or script is None:
         return None
     for m in _FH_LINE.finditer(dumps[1]):
-        f = m["file"]
-        if "site-packages" in f or f"{os.sep}exo_lsp{os.sep}" in f or f.startswith("<"):
-            continue
-        return (f, int(m["line"]) - 1, None)
+        if os.path.abspath(m["file"]) == script:
+            return (script, int(m["line"]) - 1, None)
     return None
 
 
@@ -280,6 +285,7 @@ class Engine:
                 return None
             req = ipc.RunScript(next(self.worker.ids), path, source, version, use_memo)
             self._in_flight[path] = (req.id, version)
+            self.worker.running_path = path
             t0 = time.perf_counter()
             try:
                 done = await self.worker.request(req, self.settings.timeout_s, on_progress)
@@ -293,6 +299,7 @@ class Engine:
                 trace = done.trace
             finally:
                 self._in_flight.pop(path, None)
+                self.worker.running_path = None
             self.traces[path] = trace
             return trace
 

@@ -1,0 +1,62 @@
+"""Hostile scripts: each one becomes a diagnostic on the offending line, and the server
+(and a fresh worker) keep answering."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_lsp
+from pytest_lsp import LanguageClient
+
+from .helpers import EXAMPLES, close_script, init_params, open_script, rng, server_config
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+HEADER = "from __future__ import annotations\nfrom exo import proc\nfrom exo.stdlib.scheduling import *\n\n"
+
+# name -> (body after the header, 0-based line of the diagnostic, message substring)
+HOSTILE = {
+    "infinite_loop": ("x = 0\nwhile True:\n    x += 1\n", 6, "ran longer than 4 s (it was at line 7) and was stopped"),
+    "sys_exit": ("import sys\nsys.exit(2)\n", 5, "the script called sys.exit(2)"),
+    "os_exit": ("import os\nos._exit(3)\n", 5, "the script called os._exit(3)"),
+    "segfault": ("import ctypes\nctypes.string_at(0)\n", 5, "the worker crashed (segmentation fault) (it was at line 6)"),
+    "huge_alloc": ("block = bytearray(20 * 2**30)\n", 4, "ran out of memory"),
+    "recursion": ("def down(n):\n    return down(n + 1)\n\ndown(0)\n", 5, "RecursionError: maximum recursion depth exceeded"),
+}
+
+
+@pytest_lsp.fixture(config=server_config(), scope="module")
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(init_params(timeoutSeconds=4, memoryMb=4096))
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+async def test_hostile_script_is_a_diagnostic_and_server_survives(client: LanguageClient, tmp_path, name):
+    body, line, message = HOSTILE[name]
+    script = tmp_path / f"{name}.py"
+    script.write_text(HEADER + body)
+    uri, status = await open_script(client, script)
+    assert status["state"] in ("errors", "crashed"), status
+    diags = list(client.diagnostics[uri])
+    assert len(diags) == 1, [d.message for d in diags]
+    [d] = diags
+    assert d.range.start.line == line, (d.message, rng(d))
+    assert message in d.message
+    assert d.severity == 1
+    close_script(client, uri)
+
+    # The server answers, and the (possibly restarted) worker runs a real schedule.
+    ok_uri, ok = await open_script(client, EXAMPLES / "broken" / "op_fails.py")
+    assert ok["state"] == "errors"
+    assert "cannot perfectly divide" in client.diagnostics[ok_uri][0].message
+    close_script(client, ok_uri)
+
+
+async def test_crash_and_restart_show_in_run_status(client: LanguageClient, tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(HEADER + "import os\nos._exit(7)\n")
+    uri, status = await open_script(client, script)
+    assert status["state"] == "crashed"
+    assert "os._exit(7)" in status["message"] and "restarted" in status["message"]
+    close_script(client, uri)
