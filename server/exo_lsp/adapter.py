@@ -153,6 +153,7 @@ def install_hooks() -> None:
     for mod in (_api, exo):
         mod.proc = _traced_proc
         mod.instr = _traced_instr
+    install_lookup_hooks()
 
 
 def uninstall_hooks() -> None:
@@ -160,6 +161,7 @@ def uninstall_hooks() -> None:
     for mod in (_api, exo):
         mod.proc = _original_proc
         mod.instr = _original_instr
+    uninstall_lookup_hooks()
 
 
 def op_name(op: AtomicSchedulingOp) -> str:
@@ -438,3 +440,452 @@ def pattern_kind(pattern: str) -> tuple[str, str | None]:
     if base.startswith("if"):
         return "if", None
     return "other", None
+
+
+# --------------------------------------------------------------------------- resolve: cursor lookups
+# Cursor-returning calls written in a script (``p.find_loop("c")``, ``c.expand(1, 0)``,
+# ``c.body()[0]``, ``p.forward(c)``) are not scheduling ops, so the op hook does not see
+# them. Each such method of ``Procedure`` and of the public cursor classes is wrapped; a
+# wrapper whose caller is the script being traced (``observer.path``) reports the call
+# to ``observer.lookup_done``. Exo evaluates a pattern in the frame ``call_depth`` levels
+# up the stack, and a wrapper is one more frame: the ``find`` wrappers add 1 to it, so
+# ``find_loop`` (which calls ``self.find``) and the argument processors keep their depth.
+
+LOOKUP_METHODS = frozenset(
+    {
+        "find", "find_loop", "find_alloc_or_arg", "find_all", "forward",
+        "parent", "body", "orelse", "cond", "lo", "hi", "rhs", "lhs", "arg", "idx", "args",
+        "shape", "winexpr", "before", "after", "prev", "next", "as_block", "expand",
+        "anchor", "__getitem__",
+    }
+)
+_lookup_originals: list[tuple[type, str, Any]] = []
+
+
+def _report_lookup(name, receiver, args, kwargs, frame, result, exc) -> None:
+    obs = _observer
+    done = getattr(obs, "lookup_done", None)
+    if done is None:
+        return
+    try:
+        done(name, receiver, args, kwargs, frame, result, exc)
+    except Exception:  # recording must never change what the script does
+        pass
+
+
+def _lookup_wrapper(name: str, orig):
+    import functools
+
+    if name == "find":
+
+        @functools.wraps(orig)
+        def find(self, pattern, many=False, call_depth=1):
+            frame = sys._getframe(1)
+            if _observer is None or frame.f_code.co_filename != getattr(_observer, "path", None):
+                return orig(self, pattern, many, call_depth + 1)
+            try:
+                result = orig(self, pattern, many, call_depth + 1)
+            except BaseException as exc:
+                _report_lookup(name, self, (pattern,), {"many": many}, frame, None, exc)
+                raise
+            _report_lookup(name, self, (pattern,), {"many": many}, frame, result, None)
+            return result
+
+        return find
+
+    @functools.wraps(orig)
+    def method(self, *args, **kwargs):
+        frame = sys._getframe(1)
+        if _observer is None or frame.f_code.co_filename != getattr(_observer, "path", None):
+            return orig(self, *args, **kwargs)
+        try:
+            result = orig(self, *args, **kwargs)
+        except BaseException as exc:
+            _report_lookup(name, self, args, kwargs, frame, None, exc)
+            raise
+        _report_lookup(name, self, args, kwargs, frame, result, None)
+        return result
+
+    return method
+
+
+def _lookup_classes() -> list[type]:
+    classes = [Procedure]
+    for v in vars(_pc).values():
+        if isinstance(v, type) and issubclass(v, _pc.Cursor):
+            classes.append(v)
+    return classes
+
+
+def install_lookup_hooks() -> None:
+    if _lookup_originals:
+        return
+    for cls in _lookup_classes():
+        for name, value in list(vars(cls).items()):
+            if name in LOOKUP_METHODS and callable(value):
+                _lookup_originals.append((cls, name, value))
+                setattr(cls, name, _lookup_wrapper(name, value))
+
+
+def uninstall_lookup_hooks() -> None:
+    while _lookup_originals:
+        cls, name, value = _lookup_originals.pop()
+        setattr(cls, name, value)
+
+
+def cursor_proc(c) -> Procedure | None:
+    """The proc a cursor (or a proc) points into."""
+    if isinstance(c, Procedure):
+        return c
+    if isinstance(c, Cursor):
+        return c._proc
+    return None
+
+
+def is_cursor_value(value: Any) -> bool:
+    return bool(flatten_cursors(value))
+
+
+# --------------------------------------------------------------------------- resolve: listings
+# A proc printed the way Exo prints it (Exo's statement and expression printers, one
+# name environment), four-space indented and without yapf, recording which lines each
+# statement occupies, keyed by its internal-cursor path.
+
+
+@dataclass
+class ProcListing:
+    lines: list[str]
+    spans: dict[tuple, tuple[int, int]]  # statement path -> (first line, last line), 0-based
+    nodes: dict[tuple, Any]  # statement path -> LoopIR stmt
+
+
+_INDENT = "    "
+
+
+def proc_listing(p: Procedure) -> ProcListing:
+    lp = p._loopir_proc
+    env = _pprint.PrintEnv()
+    args = [_pprint._print_fnarg(a, env) for a in lp.args]
+    lines = [f"def {lp.name}({', '.join(args)}):"]
+    spans: dict[tuple, tuple[int, int]] = {}
+    nodes: dict[tuple, Any] = {}
+    if lp.instr:
+        for i, text in enumerate(lp.instr.c_instr.split("\n")):
+            lines.append(f"{_INDENT}# {'@instr ' if i == 0 else '       '}{text}")
+    for pred in lp.preds:
+        lines.append(f"{_INDENT}assert {_pprint._print_expr(pred, env)}")
+
+    def block(stmts, env, path, attr, indent):
+        for i, s in enumerate(stmts):
+            sp = path + ((attr, i),)
+            start = len(lines)
+            if isinstance(s, LoopIR.For):
+                lo = _pprint._print_expr(s.lo, env)
+                hi = _pprint._print_expr(s.hi, env)
+                body_env = env.push()
+                mode = "par" if isinstance(s.loop_mode, LoopIR.Par) else "seq"
+                lines.append(f"{indent}for {body_env.get_name(s.iter)} in {mode}({lo}, {hi}):")
+                block(s.body, body_env, sp, "body", indent + _INDENT)
+            elif isinstance(s, LoopIR.If):
+                lines.append(f"{indent}if {_pprint._print_expr(s.cond, env)}:")
+                block(s.body, env.push(), sp, "body", indent + _INDENT)
+                if s.orelse:
+                    lines.append(f"{indent}else:")
+                    block(s.orelse, env.push(), sp, "orelse", indent + _INDENT)
+            else:
+                lines.extend(_pprint._print_stmt(s, env, indent))
+            spans[sp] = (start, len(lines) - 1)
+            nodes[sp] = s
+
+    block(lp.body, env, (), "body", _INDENT)
+    return ProcListing(lines, spans, nodes)
+
+
+def _tuple_path(path) -> tuple:
+    return tuple((a, i) for a, i in path)
+
+
+@dataclass
+class Selection:
+    """Where a cursor sits in a listing."""
+
+    marks: list[tuple[int, str]]  # (line, label) to mark
+    gap: tuple[int, str] | None  # (insert before this line, indentation) for gap cursors
+    first: int
+    last: int  # lines the selection covers (for a compound statement: its whole body)
+    headers: list[int]  # header lines of the statements around it
+
+
+def _ancestors(listing: ProcListing, path: tuple) -> list[int]:
+    out = []
+    for k in range(1, len(path)):
+        span = listing.spans.get(path[:k])
+        if span is not None:
+            out.append(span[0])
+    return out
+
+
+def _indent_of(text: str) -> str:
+    return text[: len(text) - len(text.lstrip())]
+
+
+def locate(listing: ProcListing, c: Cursor) -> Selection | None:
+    impl = c._impl
+    if isinstance(impl, _ic.Gap):
+        path = _tuple_path(impl._anchor._path)
+        span = listing.spans.get(path)
+        if span is None:
+            return None
+        before = impl._type.name.lower() == "before"
+        at = span[0] if before else span[1] + 1
+        indent = _indent_of(listing.lines[span[0]])
+        return Selection([], (at, indent), span[0], span[1], _ancestors(listing, path))
+    if isinstance(impl, _ic.Block):
+        base = _tuple_path(impl._anchor._path)
+        paths = [base + ((impl._attr, i),) for i in impl._range]
+        spans = [listing.spans[p] for p in paths if p in listing.spans]
+        if not spans:
+            return None
+        marks = [(s[0], "selected") for s in spans]
+        return Selection(marks, None, spans[0][0], spans[-1][1], _ancestors(listing, paths[0]))
+    if isinstance(impl, _ic.Node):
+        path = _tuple_path(impl._path)
+        if not path:  # the proc itself, or an argument
+            return Selection([(0, "selected")], None, 0, 0, [])
+        if path[0][0] == "args":
+            return Selection([(0, f"argument {c.name()}")], None, 0, 0, [])
+        k = len(path)
+        while k > 0 and path[:k] not in listing.spans:
+            k -= 1
+        if k == 0:
+            return None
+        span = listing.spans[path[:k]]
+        if k == len(path):
+            return Selection([(span[0], "selected")], None, span[0], span[1], _ancestors(listing, path))
+        expr = _pprint._print_expr(impl._node, _pprint.PrintEnv()) if isinstance(impl._node, LoopIR.expr) else ""
+        label = f"selected: {expr}" if expr else "selected"
+        return Selection([(span[0], label)], None, span[0], span[0], _ancestors(listing, path[:k]))
+    return None
+
+
+MARK = "# ◀"
+
+
+def snippet(listing: ProcListing, sel: Selection, context: int = 2, body_lines: int = 3, max_lines: int = 30) -> str:
+    """The listing around a selection, with marked lines and ``...`` for what is left out."""
+    n = len(listing.lines)
+    keep = {0, *sel.headers}
+    last = min(sel.last, sel.first + body_lines) if sel.gap is None else sel.last
+    lo = max(0, sel.first - context)
+    hi = min(n - 1, last + context)
+    if sel.gap is not None:
+        lo = max(0, min(lo, sel.gap[0] - context))
+        hi = min(n - 1, max(hi, sel.gap[0] + context - 1))
+    keep.update(range(lo, hi + 1))
+    for line, _ in sel.marks:
+        keep.add(line)
+    marks = {}
+    for line, label in sel.marks:
+        marks.setdefault(line, label)
+    out: list[str] = []
+    prev = -1
+    for i in sorted(k for k in keep if 0 <= k < n):
+        if i > prev + 1:
+            out.append(f"{_indent_of(listing.lines[i])}...")
+        if sel.gap is not None and i == sel.gap[0]:
+            out.append(f"{sel.gap[1]}{MARK} gap")
+        text = listing.lines[i]
+        out.append(f"{text}  {MARK} {marks[i]}" if i in marks else text)
+        prev = i
+    if sel.gap is not None and sel.gap[0] >= n:
+        out.append(f"{sel.gap[1]}{MARK} gap")
+    if prev < n - 1:
+        out.append(f"{_INDENT}...")
+    if len(out) > max_lines:
+        out = out[: max_lines - 1] + [f"{_INDENT}..."]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- resolve: patterns
+
+
+def split_selector(pattern: str) -> tuple[str, int | None]:
+    """``"for i in _:_ #1"`` -> (``"for i in _:_"``, 1), as Exo's matcher splits it."""
+    m = re.search(r"^([^#]+)#(\d+)\s*$", pattern)
+    if m:
+        return m[1], int(m[2])
+    return pattern, None
+
+
+def expand_shorthand(pattern: str, kind: str) -> str:
+    """Exo's shorthand for loops (``"i"``, ``"i #1"``) and allocations (``"x"``)."""
+    m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(#\s*\d+)?\s*", pattern)
+    if not m:
+        return pattern
+    sel = f" #{m[2][1:].strip()}" if m[2] else ""
+    if kind == "loop":
+        return f"for {m[1]} in _: _{sel}"
+    if kind == "alloc":
+        return f"{m[1]} : _{sel}"
+    return pattern
+
+
+def pattern_matches(p: Procedure, pattern: str, namespace: dict | None = None) -> list:
+    """Every match of a pattern (its ``#N`` dropped) in `p`, in Exo's order, as cursors."""
+    from exo.frontend import pyparser
+    from exo.frontend.pattern_match import PatternMatch
+
+    base, _ = split_selector(pattern)
+    ns = namespace or {}
+    p_ast = pyparser.pattern(base, filename="<pattern>", lineno=0, srclocals=ChainMap({}), srcglobals=ChainMap(ns))
+    found = PatternMatch().find(p._root(), p_ast, match_no=None)
+    return [_pc.lift_cursor(c, p) for c in found]
+
+
+# --------------------------------------------------------------------------- resolve: ops
+
+
+def op_signature(f) -> str:
+    """``divide_loop(proc, loop_cursor, div_const, new_iters, tail='guard', perfect=False)``."""
+    import inspect
+
+    if isinstance(f, AtomicSchedulingOp):
+        sig, name = f.sig, op_name(f)
+    else:
+        sig, name = inspect.signature(f), f.__name__
+    params = []
+    for prm in sig.parameters.values():
+        text = prm.name
+        if prm.kind is prm.VAR_POSITIONAL:
+            text = "*" + text
+        elif prm.kind is prm.VAR_KEYWORD:
+            text = "**" + text
+        if prm.default is not prm.empty:
+            text += f"={prm.default!r}"
+        params.append(text)
+    return f"{name}({', '.join(params)})"
+
+
+def op_doc(f) -> str:
+    """The first paragraph of an op's docstring (Exo's own words), unwrapped."""
+    import inspect
+
+    doc = inspect.getdoc(f.func if isinstance(f, AtomicSchedulingOp) else f) or ""
+    paragraph = []
+    for line in doc.strip().splitlines():
+        if not line.strip():
+            if paragraph:
+                break
+            continue
+        if re.match(r"^\s*(args|returns|rewrite)\s*:", line, re.I):
+            break
+        paragraph.append(line.strip())
+    return " ".join(paragraph)
+
+
+def scheduling_op(name: str):
+    f = getattr(_sched, name, None)
+    return f if isinstance(f, AtomicSchedulingOp) else None
+
+
+@dataclass
+class Created:
+    kind: str  # loop, alloc, call, load, store
+    text: str
+    line: int  # 0-based line in the listing of the proc after
+    srcinfo: Any
+
+
+def _stmt_names(s) -> tuple[set[str], set[str]]:
+    """(buffers written, buffers read) by a simple statement."""
+    written, read = set(), set()
+
+    def reads(e):
+        if isinstance(e, (LoopIR.Read, LoopIR.WindowExpr)):
+            read.add(str(e.name))
+        for attr in ("idx", "args"):
+            for sub in getattr(e, attr, []) or []:
+                if isinstance(sub, LoopIR.expr):
+                    reads(sub)
+        for attr in ("lhs", "rhs", "arg"):
+            sub = getattr(e, attr, None)
+            if isinstance(sub, LoopIR.expr):
+                reads(sub)
+
+    if isinstance(s, LoopIR.Assign):  # a reduction is compute, not a data move
+        written.add(str(s.name))
+        reads(s.rhs)
+    return written, read
+
+
+def created_nodes(before: Procedure, after: Procedure, after_listing: ProcListing | None = None) -> list[Created]:
+    """What a step added: loops, allocations, instruction calls, and the load/store
+    statements or loop nests that move data in and out of a new buffer."""
+    la = after_listing or proc_listing(after)
+    lb = proc_listing(before)
+    old: dict[str, int] = {}
+    for path, s in lb.nodes.items():
+        k = _created_key(lb, path, s)
+        if k:
+            old[k] = old.get(k, 0) + 1
+    new_allocs = set()
+    found: list[tuple[Created, Any, tuple]] = []
+    for path in sorted(la.nodes, key=lambda p: la.spans[p][0]):
+        s = la.nodes[path]
+        k = _created_key(la, path, s)
+        if not k:
+            continue
+        if old.get(k, 0) > 0:
+            old[k] -= 1
+            continue
+        kind = k.split(":", 1)[0]
+        line = la.spans[path][0]
+        if kind == "alloc":
+            new_allocs.add(str(s.name))
+        found.append((Created(kind, la.lines[line].strip(), line, s.srcinfo), s, path))
+    out = []
+    inside_new_loop: list[tuple[int, int]] = []
+    for c, s, path in found:
+        if c.kind in ("loop", "assign") and new_allocs:
+            inner = s
+            while isinstance(inner, LoopIR.For) and len(inner.body) == 1:
+                inner = inner.body[0]
+            w, r = _stmt_names(inner)
+            if w & new_allocs and not (r & new_allocs):
+                c.kind = "load" if r else "init"
+            elif r & new_allocs and not (w & new_allocs):
+                c.kind = "store"
+        if any(a <= c.line <= b for a, b in inside_new_loop):
+            continue  # already told by the loop nest around it
+        if c.kind == "assign":
+            continue
+        if isinstance(s, LoopIR.For) and c.kind in ("load", "store", "init"):
+            span = la.spans[path]
+            inside_new_loop.append((span[0] + 1, span[1]))
+        out.append(c)
+    return out
+
+
+def _created_key(listing: ProcListing, path: tuple, s) -> str | None:
+    text = listing.lines[listing.spans[path][0]].strip()
+    if isinstance(s, LoopIR.For):
+        return f"loop:{text}"
+    if isinstance(s, LoopIR.Alloc):
+        return f"alloc:{s.name}"
+    if isinstance(s, LoopIR.Call):
+        return f"call:{text}"
+    if isinstance(s, (LoopIR.Assign, LoopIR.Reduce)):
+        return f"assign:{text}"
+    return None
+
+
+def proc_names(p: Procedure) -> dict[str, list[str]]:
+    """Names a pattern string can mention: loops, buffers (args and allocations), size
+    and index arguments, and called procs."""
+    from exo.core.LoopIR import T
+
+    o = outline(p)
+    lp = p._loopir_proc
+    sizes = [str(a.name) for a in lp.args if a.type in (T.size, T.index)]
+    buffers = [a for a in o.args if a not in sizes] + [a for a in o.allocs if a not in o.args]
+    return {"loops": o.loops, "buffers": buffers, "sizes": sizes, "procs": o.calls}

@@ -56,6 +56,7 @@ class ExoLanguageServer(LanguageServer):
         self._pending: dict[str, asyncio.Task] = {}
         self._published: dict[str, set[str]] = {}  # script uri -> uris it put diagnostics on
         self.view_version = 0
+        self.run_listeners: list = []  # called as f(ls, uri, trace) after each published run
 
     # ------------------------------------------------------------ documents and runs
 
@@ -101,6 +102,11 @@ class ExoLanguageServer(LanguageServer):
         if trace is None:
             return None  # superseded by a newer version
         self.publish(uri, trace)
+        for listener in self.run_listeners:
+            try:
+                listener(self, uri, trace)
+            except Exception:
+                log.exception("run listener failed")
         st = Engine.status_of(trace)
         self.notify_status(
             m.RunStatusParams(

@@ -93,6 +93,23 @@ class Step(msgspec.Struct):
     children: list[int] = []
 
 
+class Lookup(msgspec.Struct):
+    """A cursor-returning call written in the script that is not a scheduling op:
+    ``p.find_loop("c")``, ``c.expand(1, 0)``, ``c.body()[0]``, ``p.forward(c)``."""
+
+    index: int
+    method: str  # find, find_loop, expand, after, __getitem__, ...
+    range: Range  # the call (or subscript) expression in the script
+    line: int
+    arguments: list[Argument]  # as written; pattern strings have kind "pattern"
+    proc_name: str
+    proc: int | None  # handle of the proc searched or navigated
+    targets: list[Target]  # what it returned (argument "result")
+    ok: bool
+    error: str | None
+    after_step: int  # how many steps had been recorded when it ran
+
+
 class ProcDef(msgspec.Struct, frozen=True):
     name: str
     handle: int
@@ -119,6 +136,7 @@ class Trace(msgspec.Struct):
     ms: float
     cached_steps: int = 0
     crashed: bool = False  # the worker died or was killed during the run
+    lookups: list[Lookup] = []  # cursor lookups written in the script (see Lookup)
 
     def top_level_steps(self) -> list[Step]:
         return [s for s in self.steps if s.parent is None]

@@ -76,6 +76,7 @@ class RunState:
     proc_objects: dict[str, Any]  # name -> proc in scope at the end
     namespace: dict[str, Any]
     algorithms: dict[int, Any] = field(default_factory=dict)  # proc handle -> algorithm proc
+    lookup_values: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # lookup index -> (receiver, result)
 
 
 @dataclass
@@ -157,6 +158,8 @@ class _ScriptRun:
         self.defined: list[tuple[str, Any]] = []
         self.algorithms: dict[int, Any] = {}
         self.cached_steps = 0
+        self.lookups: list = []  # trace.Lookup, recorded by lookups.record_lookup
+        self.lookup_values: dict[int, tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------ running
 
@@ -195,8 +198,9 @@ class _ScriptRun:
             output=out.getvalue()[-20000:],
             ms=(time.perf_counter() - t0) * 1000,
             cached_steps=self.cached_steps,
+            lookups=self.lookups,
         )
-        return RunState(trace, self.runtime, proc_objects, namespace, self.algorithms)
+        return RunState(trace, self.runtime, proc_objects, namespace, self.algorithms, self.lookup_values)
 
     def _exec(self, code, mod, out, problems: ProblemBuilder) -> bool:
         lines = self.source.splitlines(keepends=True)
@@ -368,6 +372,11 @@ class _ScriptRun:
         self._update_parent(step)
         if step.parent is None:
             self.on_progress(step.line)
+
+    def lookup_done(self, method, receiver, args, kwargs, frame, result, exc) -> None:
+        from .lookups import record_lookup
+
+        record_lookup(self, method, receiver, args, kwargs, frame, result, exc)
 
     def define_proc(self, f, instr, frame, build):
         if self.cancelled():

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 QUERY_HANDLERS: dict[str, Callable[[Any, str, dict], Any]] = {}
 
-HANDLER_MODULES = ["exo_lsp.queries"]
+HANDLER_MODULES = ["exo_lsp.queries", "exo_lsp.resolve_queries"]
 
 
 def query(kind: str):

@@ -1,5 +1,578 @@
-"""(being written)"""
+"""Pattern strings and cursors, resolved: hover, go to definition, references, document
+highlights, inlay hints, code lenses and semantic tokens.
+
+Everything starts from the trace of the document's current version:
+
+* a step's argument (``"for i in _:_"``, ``y_alloc``, ``p.find_loop("c").expand(1, 0)``)
+  carries the targets Exo resolved it to, in the proc as it was at that step;
+* a lookup (``p.find_loop("c")``, ``.expand(1, 0)``, ``.after()``) is a cursor-returning
+  call written in the script, recorded by the tracer with what it returned;
+* a target's ``origin`` is the algorithm statement it came from (the header line for loops
+  and ifs), which is what definition, references, highlights and code lenses follow.
+
+Markdown for hovers and labels for inlay hints need the procs, so they are computed in the
+worker (``exo_lsp.resolve_queries``); the rest is read from the trace here.
+
+Semantic tokens (legend ``LEGEND``) inside pattern strings:
+``_`` holes → ``macro``; ``#N`` selectors → ``decorator``; loop names → ``parameter``;
+buffers → ``variable``; size arguments → ``variable`` + ``readonly``; called procs →
+``function``; ``for``/``in``/``if``/``seq``/... → ``keyword``; numbers → ``number``;
+operators → ``operator``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from lsprotocol import types as lsp
+
+from ..textpos import utf16_len, utf16_to_index
+from ..trace import Location, Position, Range, Step, Target, Trace
+
+log = logging.getLogger("exo_lsp.resolve")
+
+TOKEN_TYPES = ["keyword", "variable", "parameter", "function", "number", "operator", "macro", "decorator"]
+TOKEN_MODIFIERS = ["readonly", "declaration"]
+LEGEND = lsp.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS)
+
+_KEYWORDS = {"for", "in", "if", "else", "elif", "and", "or", "not", "seq", "par", "pass"}
+
+
+# ----------------------------------------------------------------------------- locating
+
+
+@dataclass
+class Hit:
+    """What is under a position in a script."""
+
+    what: str  # argument | lookup | op
+    range: Range
+    step: int | None = None
+    argument: str | None = None
+    lookup: int | None = None
+    targets: list[Target] = field(default_factory=list)
+
+
+def _size(r: Range) -> tuple[int, int]:
+    return (r.end.line - r.start.line, r.end.character - r.start.character if r.end.line == r.start.line else r.end.character)
+
+
+def _contains(outer: Range, inner: Range) -> bool:
+    return outer.contains(inner.start) and outer.contains(inner.end)
+
+
+def op_name_range(step: Step, line_text: str) -> Range | None:
+    """The op's name in the step's call: ``divide_loop`` of ``divide_loop(p, ...)``."""
+    start = utf16_to_index(line_text, step.range.start.character)
+    seg = line_text[start:]
+    paren = seg.find("(")
+    if paren < 0:
+        return None
+    name_part = seg[:paren]
+    i = name_part.rfind(step.op)
+    if i < 0 or name_part[i:].strip() != step.op:
+        return None
+    a = utf16_len(line_text[: start + i])
+    line = step.range.start.line
+    return Range(Position(line, a), Position(line, a + utf16_len(step.op)))
+
+
+def hits(trace: Trace, lines: list[str]) -> list[Hit]:
+    """Every resolvable thing in a script: arguments, lookups and their patterns, op names."""
+    out: list[Hit] = []
+    for s in trace.steps:
+        if s.parent is not None:
+            continue
+        for a in s.arguments:
+            if a.range is None or a.kind not in ("pattern", "cursor"):
+                continue
+            targets = [t for t in s.targets if t.argument == a.name]
+            if not targets and s.children and s.targets:
+                targets = list(s.targets)  # a helper: its primitives resolved the pattern
+            out.append(Hit("argument", a.range, step=s.index, argument=a.name, targets=targets))
+        line = lines[s.range.start.line] if s.range.start.line < len(lines) else ""
+        r = op_name_range(s, line)
+        if r is not None:
+            out.append(Hit("op", r, step=s.index))
+    for lk in trace.lookups:
+        out.append(Hit("lookup", lk.range, lookup=lk.index, targets=list(lk.targets)))
+        for a in lk.arguments:
+            if a.kind == "pattern" and a.range is not None:
+                out.append(Hit("lookup", a.range, lookup=lk.index, targets=list(lk.targets)))
+    return out
+
+
+def hit_at(trace: Trace, lines: list[str], pos: Position) -> Hit | None:
+    """The innermost thing at `pos`; for equal ranges a step's argument wins over a lookup
+    (it also knows the step), and a later lookup over an earlier one (loops re-run)."""
+    best: Hit | None = None
+    rank = {"op": 0, "argument": 1, "lookup": 2}
+    for h in hits(trace, lines):
+        if not h.range.contains(pos):
+            continue
+        if best is None or _size(h.range) < _size(best.range):
+            best = h
+        elif _size(h.range) == _size(best.range):
+            if rank[h.what] < rank[best.what] or (h.what == best.what == "lookup" and h.lookup > best.lookup):
+                best = h
+    return best
+
+
+def origin_key(loc: Location) -> tuple[str, int]:
+    return (loc.path, loc.range.start.line)
+
+
+def origins(targets: Iterable[Target]) -> list[Location]:
+    out: list[Location] = []
+    for t in targets:
+        if t.origin is not None and all(origin_key(o) != origin_key(t.origin) for o in out):
+            out.append(t.origin)
+    return out
+
+
+def related(trace: Trace, lines: list[str], keys: set[tuple[str, int]]) -> list[Hit]:
+    """Arguments and lookups of the script whose targets come from one of `keys`; an item
+    inside an item with the same origin (``p.find_loop("c")`` in ``....after()``) is left
+    out, and so are duplicates."""
+    items = [h for h in hits(trace, lines) if h.what != "op" and any(origin_key(o) in keys for o in origins(h.targets))]
+    items.sort(key=lambda h: _size(h.range), reverse=True)
+    kept: list[Hit] = []
+    for h in items:
+        mine = {origin_key(o) for o in origins(h.targets)} & keys
+        if any(
+            k.range == h.range or (_contains(k.range, h.range) and mine & {origin_key(o) for o in origins(k.targets)})
+            for k in kept
+        ):
+            continue
+        kept.append(h)
+    kept.sort(key=lambda h: (h.range.start.line, h.range.start.character))
+    return kept
+
+
+def step_of(trace: Trace, h: Hit) -> Step | None:
+    if h.step is not None:
+        return trace.steps[h.step]
+    return None
+
+
+def top_step(trace: Trace, s: Step) -> Step:
+    while s.parent is not None:
+        s = trace.steps[s.parent]
+    return s
+
+
+def algorithm_lenses(traces: Iterable[Trace], path: str) -> list[tuple[Range, Trace, list[Step]]]:
+    """Per algorithm statement in `path`: the top-level steps that selected it, per script."""
+    out = []
+    for trace in traces:
+        by_line: dict[int, tuple[Range, list[Step]]] = {}
+        for s in trace.steps:
+            for o in origins(s.targets):
+                if o.path != path:
+                    continue
+                top = top_step(trace, s)
+                rng, steps = by_line.setdefault(o.range.start.line, (o.range, []))
+                if top not in steps:
+                    steps.append(top)
+        for line in sorted(by_line):
+            rng, steps = by_line[line]
+            out.append((rng, trace, sorted(steps, key=lambda s: s.index)))
+    return out
+
+
+def lens_title(steps: list[Step]) -> str:
+    if len(steps) == 1:
+        s = steps[0]
+        return f"scheduled by line {s.line + 1}: {s.op}"
+    lines = ", ".join(str(s.line + 1) for s in steps[:6]) + (", …" if len(steps) > 6 else "")
+    ops = []
+    for s in steps:
+        if s.op not in ops:
+            ops.append(s.op)
+    return f"scheduled by {len(steps)} steps, lines {lines}: {', '.join(ops[:4])}{', …' if len(ops) > 4 else ''}"
+
+
+# ----------------------------------------------------------------------------- semantic tokens
+
+_TOKEN = re.compile(
+    r"(?P<sel>#\s*\d+)|(?P<name>[A-Za-z_]\w*)|(?P<num>\d+(?:\.\d*)?)|(?P<op>\+=|[-+*/%<>=!]=?|:)"
+)
+_LITERAL = re.compile(r"^(?P<prefix>[rRuU]?)(?P<quote>'''|\"\"\"|'|\")")
+
+
+def pattern_tokens(
+    line_text: str, rng: Range, names: dict[str, list[str]], shorthand: str | None
+) -> list[tuple[int, int, int, int, int]]:
+    """(line, UTF-16 start, UTF-16 length, type index, modifier bits) of each token in the
+    single-line string literal at `rng`."""
+    if rng.start.line != rng.end.line:
+        return []
+    a = utf16_to_index(line_text, rng.start.character)
+    b = utf16_to_index(line_text, rng.end.character)
+    lit = line_text[a:b]
+    m = _LITERAL.match(lit)
+    if m is None:
+        return []
+    q = m["quote"]
+    start = len(m["prefix"]) + len(q)
+    if not lit.endswith(q) or len(lit) < start + len(q):
+        return []
+    content = lit[start : len(lit) - len(q)]
+    if "\\" in content and not m["prefix"]:
+        return []
+    loops = set(names.get("loops", []))
+    buffers = set(names.get("buffers", []))
+    sizes = set(names.get("sizes", []))
+    procs = set(names.get("procs", []))
+    bare = re.fullmatch(r"\s*[A-Za-z_]\w*\s*(#\s*\d+)?\s*", content) is not None
+    out = []
+    for t in _TOKEN.finditer(content):
+        kind, mods = None, 0
+        text = t.group()
+        if t["sel"]:
+            kind = "decorator"
+        elif t["name"]:
+            if text == "_":
+                kind = "macro"
+            elif text in _KEYWORDS:
+                kind = "keyword"
+            elif bare and shorthand == "loop" or text in loops:
+                kind = "parameter"
+            elif text in procs:
+                kind = "function"
+            elif text in sizes:
+                kind, mods = "variable", 1
+            else:
+                kind = "variable"
+                if bare and shorthand == "alloc":
+                    mods = 2  # the allocation the shorthand names
+        elif t["num"]:
+            kind = "number"
+        elif t["op"]:
+            kind = "operator"
+        if kind is None:
+            continue
+        i = a + start + t.start()
+        col = utf16_len(line_text[:i])
+        out.append((rng.start.line, col, utf16_len(text), TOKEN_TYPES.index(kind), mods))
+    return out
+
+
+def encode_tokens(tokens: list[tuple[int, int, int, int, int]]) -> list[int]:
+    data: list[int] = []
+    pl, pc = 0, 0
+    for line, col, length, typ, mods in sorted(set(tokens)):
+        dl = line - pl
+        dc = col - pc if dl == 0 else col
+        data += [dl, dc, length, typ, mods]
+        pl, pc = line, col
+    return data
+
+
+def pattern_literals(trace: Trace) -> list[tuple[Range, int | None, str | None]]:
+    """(range, proc handle it was matched in, shorthand kind) of each pattern string."""
+    out = []
+    for s in trace.steps:
+        if s.parent is not None:
+            continue
+        for a in s.arguments:
+            if a.kind == "pattern" and a.range is not None:
+                kinds = {t.kind for t in s.targets if t.argument == a.name}
+                short = "loop" if "loop" in kinds else "alloc" if "alloc" in kinds else None
+                out.append((a.range, s.proc_in, short))
+    for lk in trace.lookups:
+        for a in lk.arguments:
+            if a.kind == "pattern" and a.range is not None:
+                short = {"find_loop": "loop", "find_alloc_or_arg": "alloc"}.get(lk.method)
+                out.append((a.range, lk.proc, short))
+    return out
+
+
+# ----------------------------------------------------------------------------- server glue
+
+
+def _lsp_range(r: Range) -> lsp.Range:
+    return lsp.Range(start=lsp.Position(line=r.start.line, character=r.start.character),
+                     end=lsp.Position(line=r.end.line, character=r.end.character))
+
+
+def _pos(p: lsp.Position) -> Position:
+    return Position(p.line, p.character)
+
+
+def _lines(ls, uri: str) -> list[str]:
+    got = ls.script_text(uri)
+    return got[0].splitlines() if got else []
+
+
+async def current_trace(ls, uri: str, *, force: bool) -> Trace | None:
+    """The trace of the document as it is now. Requests a user makes (hover, definition)
+    run the script at once if needed; requests the editor makes on its own after every
+    keystroke (inlay hints, tokens, lenses) wait for the debounced run instead."""
+    if not ls.trusted:
+        return None
+    got = ls.script_text(uri)
+    trace = ls.trace_for(uri)
+    if got is None or (trace is not None and trace.version == got[1]):
+        return trace
+    if not force:
+        pending = ls._pending.get(uri)
+        if pending is not None and not pending.done():
+            try:
+                await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if pending.cancelled():  # superseded by a newer edit: that run is the one to wait for
+                    return await current_trace(ls, uri, force=force)
+                raise
+            trace = ls.trace_for(uri)
+            got = ls.script_text(uri)
+            if trace is not None and got is not None and trace.version == got[1]:
+                return trace
+    return await ls.ensure_trace(uri)
+
+
+class Resolver:
+    def __init__(self, ls) -> None:
+        self.ls = ls
+        self.names: dict[tuple[int, int], dict] = {}  # (worker restarts, proc handle) -> names
+
+    async def query(self, kind: str, trace: Trace, params: dict) -> Any:
+        try:
+            return await self.ls.engine.query(kind, trace.path, {"version": trace.version, **params})
+        except RuntimeError as exc:
+            log.warning("%s failed: %s", kind, exc)
+            return None
+
+    async def proc_names(self, trace: Trace, handles: set[int]) -> dict[int, dict]:
+        epoch = self.ls.engine.restarts
+        missing = [h for h in handles if (epoch, h) not in self.names]
+        if missing:
+            got = await self.query("resolve.names", trace, {"handles": missing}) or {}
+            for h, v in got.items():
+                self.names[(epoch, int(h))] = v
+            if len(self.names) > 4096:
+                self.names.clear()
+        return {h: self.names.get((epoch, h), {}) for h in handles}
 
 
 def register(server) -> None:
-    return None
+    resolver: Resolver | None = None
+
+    def get() -> Resolver:
+        nonlocal resolver
+        if resolver is None:
+            resolver = Resolver(server)
+        return resolver
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    async def on_hover(ls, params: lsp.HoverParams) -> lsp.Hover | None:
+        uri = params.text_document.uri
+        trace = await current_trace(ls, uri, force=True)
+        if trace is None:
+            return None
+        h = hit_at(trace, _lines(ls, uri), _pos(params.position))
+        if h is None:
+            return None
+        q = {"what": h.what}
+        if h.step is not None:
+            q["step"] = h.step
+        if h.argument is not None:
+            q["argument"] = h.argument
+        if h.lookup is not None:
+            q["lookup"] = h.lookup
+        got = await get().query("resolve.hover", trace, q)
+        if not got:
+            return None
+        return lsp.Hover(
+            contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=got["markdown"]),
+            range=_lsp_range(h.range),
+        )
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    async def on_definition(ls, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
+        from ..server import path_to_uri
+
+        uri = params.text_document.uri
+        trace = await current_trace(ls, uri, force=True)
+        if trace is None:
+            return None
+        h = hit_at(trace, _lines(ls, uri), _pos(params.position))
+        if h is None or h.what == "op":
+            return None
+        locs = origins(h.targets)
+        return [lsp.Location(uri=path_to_uri(o.path), range=_lsp_range(o.range)) for o in locs] or None
+
+    def _keys_at(trace: Trace | None, traces: list[Trace], lines: list[str], path: str, pos: Position):
+        if trace is not None:
+            h = hit_at(trace, lines, pos)
+            if h is not None and h.what != "op":
+                return {origin_key(o) for o in origins(h.targets)}
+        # in an algorithm: the statement on this line, if any step selected it
+        keys = set()
+        for t in traces:
+            for s in t.steps:
+                for o in origins(s.targets):
+                    if o.path == path and o.range.start.line <= pos.line <= o.range.end.line and o.range.contains(pos):
+                        keys.add(origin_key(o))
+        return keys
+
+    def _script_lines(t: Trace, uri_of) -> list[str]:
+        got = server.script_text(uri_of(t.path))
+        return got[0].splitlines() if got else []
+
+    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+    async def on_references(ls, params: lsp.ReferenceParams) -> list[lsp.Location] | None:
+        from ..server import path_to_uri, uri_to_path
+
+        uri = params.text_document.uri
+        path = uri_to_path(uri)
+        trace = await current_trace(ls, uri, force=True)
+        traces = list(ls.engine.traces.values())
+        keys = _keys_at(trace, traces, _lines(ls, uri), path, _pos(params.position))
+        if not keys:
+            return None
+        out: list[lsp.Location] = []
+        if params.context.include_declaration:
+            seen = set()
+            for t in traces:
+                for s in t.steps:
+                    for o in origins(s.targets):
+                        if origin_key(o) in keys and origin_key(o) not in seen:
+                            seen.add(origin_key(o))
+                            out.append(lsp.Location(uri=path_to_uri(o.path), range=_lsp_range(o.range)))
+        for t in traces:
+            for h in related(t, _script_lines(t, path_to_uri), keys):
+                out.append(lsp.Location(uri=path_to_uri(t.path), range=_lsp_range(h.range)))
+        return out or None
+
+    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    async def on_highlight(ls, params: lsp.DocumentHighlightParams) -> list[lsp.DocumentHighlight] | None:
+        from ..server import uri_to_path
+
+        uri = params.text_document.uri
+        path = uri_to_path(uri)
+        trace = await current_trace(ls, uri, force=True)
+        traces = list(ls.engine.traces.values())
+        lines = _lines(ls, uri)
+        keys = _keys_at(trace, traces, lines, path, _pos(params.position))
+        if not keys:
+            return None
+        out: list[lsp.DocumentHighlight] = []
+        seen = set()
+        for t in traces:
+            for s in t.steps:
+                for o in origins(s.targets):
+                    if o.path == path and origin_key(o) in keys and origin_key(o) not in seen:
+                        seen.add(origin_key(o))
+                        out.append(lsp.DocumentHighlight(range=_lsp_range(o.range), kind=lsp.DocumentHighlightKind.Text))
+        if trace is not None:
+            for h in related(trace, lines, keys):
+                out.append(lsp.DocumentHighlight(range=_lsp_range(h.range), kind=lsp.DocumentHighlightKind.Read))
+        return out or None
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+    async def on_inlay(ls, params: lsp.InlayHintParams) -> list[lsp.InlayHint] | None:
+        uri = params.text_document.uri
+        trace = await current_trace(ls, uri, force=False)
+        if trace is None or (not trace.steps and not trace.lookups):
+            return None
+        got = await get().query("resolve.inlay", trace, {})
+        if not got:
+            return None
+        want = _lsp_range_to_range(params.range)
+        out = []
+        for i, label in got.get("steps", {}).items():
+            s = trace.steps[int(i)]
+            out.append((s.range.end, label, s))
+        step_ranges = [s.range for s in trace.steps if s.parent is None]
+        lk_ranges = [lk.range for lk in trace.lookups]
+        for i, label in got.get("lookups", {}).items():
+            lk = trace.lookups[int(i)]
+            if any(_contains(r, lk.range) for r in step_ranges):
+                continue  # the step's own hint says it
+            if any(r != lk.range and _contains(r, lk.range) for r in lk_ranges):
+                continue  # only the end of a chain: p.find(...).after()
+            out.append((lk.range.end, label, None))
+        hints = []
+        seen = set()
+        for pos, label, s in sorted(out, key=lambda x: (x[0].line, x[0].character)):
+            if not want.contains(pos) or (pos, label) in seen:
+                continue
+            seen.add((pos, label))
+            tooltip = None
+            if s is not None and not s.ok and s.error:
+                tooltip = s.error
+            elif s is not None and s.targets:
+                tooltip = "\n".join(t.text for t in s.targets)
+            hints.append(
+                lsp.InlayHint(
+                    position=lsp.Position(line=pos.line, character=pos.character),
+                    label=label,
+                    kind=lsp.InlayHintKind.Type,
+                    padding_left=True,
+                    tooltip=tooltip,
+                )
+            )
+        return hints
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+    async def on_code_lens(ls, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:
+        from ..server import path_to_uri, uri_to_path
+
+        uri = params.text_document.uri
+        await current_trace(ls, uri, force=False)
+        path = uri_to_path(uri)
+        lenses = []
+        for rng, t, steps in algorithm_lenses(list(ls.engine.traces.values()), path):
+            last = steps[-1]
+            arg = {"uri": path_to_uri(t.path), "proc": last.proc_name, "step": last.index}
+            title = lens_title(steps)
+            if t.path != path:
+                title += f" in {t.path.rsplit('/', 1)[-1]}"
+            line_range = Range(rng.start, Position(rng.start.line, rng.end.character if rng.end.line == rng.start.line else rng.start.character))
+            lenses.append(lsp.CodeLens(range=_lsp_range(line_range), command=lsp.Command(title=title, command="exo.showProc", arguments=[arg])))
+        return lenses
+
+    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)
+    async def on_tokens(ls, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens | None:
+        uri = params.text_document.uri
+        trace = await current_trace(ls, uri, force=False)
+        if trace is None:
+            return lsp.SemanticTokens(data=[])
+        lits = pattern_literals(trace)
+        names = await get().proc_names(trace, {h for _, h, _ in lits if h is not None})
+        lines = _lines(ls, uri)
+        tokens = []
+        for rng, h, short in lits:
+            if rng.start.line < len(lines):
+                tokens += pattern_tokens(lines[rng.start.line], rng, names.get(h, {}) if h is not None else {}, short)
+        return lsp.SemanticTokens(data=encode_tokens(tokens))
+
+    listeners = getattr(server, "run_listeners", None)
+    if listeners is not None:
+        listeners.append(_refresh)
+
+
+def _lsp_range_to_range(r: lsp.Range) -> Range:
+    return Range(Position(r.start.line, r.start.character), Position(r.end.line, r.end.character))
+
+
+def _refresh(ls, uri: str, trace: Trace) -> None:
+    """A run finished: ask the client to re-read hints, tokens and lenses it supports."""
+    caps = getattr(ls, "client_capabilities", None)
+    ws = getattr(caps, "workspace", None) if caps else None
+    for attr, method in (
+        ("inlay_hint", lsp.WORKSPACE_INLAY_HINT_REFRESH),
+        ("semantic_tokens", lsp.WORKSPACE_SEMANTIC_TOKENS_REFRESH),
+        ("code_lens", lsp.WORKSPACE_CODE_LENS_REFRESH),
+    ):
+        cap = getattr(ws, attr, None) if ws else None
+        if cap is not None and getattr(cap, "refresh_support", False):
+            try:
+                ls.protocol.send_request(method, None)
+            except Exception:  # the client went away; nothing to refresh
+                pass
