@@ -1190,4 +1190,9 @@ def proc_names(p: Procedure) -> dict[str, list[str]]:
     lp = p._loopir_proc
     sizes = [str(a.name) for a in lp.args if a.type in (T.size, T.index)]
     buffers = [a for a in o.args if a not in sizes] + [a for a in o.allocs if a not in o.args]
-    return {"loops": o.loops, "buffers": buffers, "sizes": sizes, "procs": o.calls}
+    return {
+        "loops": [str(x) for x in o.loops],
+        "buffers": [str(x) for x in buffers],
+        "sizes": sizes,
+        "procs": [str(x) for x in o.calls],
+    }
