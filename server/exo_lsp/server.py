@@ -218,6 +218,7 @@ def on_initialize(ls: ExoLanguageServer, params: lsp.InitializeParams) -> None:
         s.memory_mb = int(opts.get("memoryMb", s.memory_mb))
         s.python = str(opts.get("workerPython") or s.python)
         ls.debounce_s = float(opts.get("debounceMs", ls.debounce_s * 1000)) / 1000
+        ls.action_budget_ms = float(opts.get("actionBudgetMs", 700))  # code actions: validation time per request
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
