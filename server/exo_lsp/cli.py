@@ -1,4 +1,4 @@
-"""Command line: ``exo-lsp serve | check | trace``."""
+"""Command line: ``exo-lsp serve | check | trace | show``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     check.add_argument("files", nargs="+")
     trace = sub.add_parser("trace", help="print one line per scheduling step")
     trace.add_argument("file")
-    for p in (check, trace):
+    show = sub.add_parser("show", help="print the proc after a step (or its C), as the views show it")
+    show.add_argument("file")
+    show.add_argument("--proc", help="proc name (default: the last scheduled proc)")
+    show.add_argument("--step", help="step index (default: last; -1: the proc as defined)")
+    show.add_argument("--c", action="store_true", help="print the generated C instead")
+    for p in (check, trace, show):
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per script (default 30)")
     args = ap.parse_args(argv)
 
@@ -34,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_check(args.files, args.timeout)))
     elif args.cmd == "trace":
         sys.exit(asyncio.run(_trace(args.file, args.timeout)))
+    elif args.cmd == "show":
+        sys.exit(asyncio.run(_show(args.file, args.proc, args.step, args.c, args.timeout)))
 
 
 async def _run_files(files: list[str], timeout: float) -> list[tuple[str, Trace]]:
@@ -81,3 +88,26 @@ async def _trace(file: str, timeout: float) -> int:
     for p in trace.problems:
         print(f"{_display_path(p.path)}:{p.range.start.line + 1}:{p.range.start.character + 1}: {p.severity}: {p.message.splitlines()[0]}")
     return 0 if trace.ok else 1
+
+
+async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout: float) -> int:
+    from .features.views import select_handle
+
+    engine = Engine(Settings(timeout_s=timeout))
+    try:
+        with open(file, encoding="utf-8") as fh:
+            source = fh.read()
+        trace = await engine.run(file, source, None)
+        assert trace is not None
+        try:
+            handle, _ = select_handle(trace, proc, None if step in (None, "last") else int(step))
+        except ValueError as exc:
+            for p in trace.problems:
+                print(f"{_display_path(p.path)}:{p.range.start.line + 1}:{p.range.start.character + 1}: {p.severity}: {p.message.splitlines()[0]}", file=sys.stderr)
+            print(f"exo-lsp show: {exc}", file=sys.stderr)
+            return 2
+        text = await engine.query("viewText", file, {"handle": handle, "c": c})
+    finally:
+        await engine.shutdown()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0

@@ -1,0 +1,283 @@
+"""Worker side of the views: the proc and C text of a proc handle, and their source maps.
+
+Everything is rendered on demand and cached per proc handle (procs are immutable, and a
+handle always names the same proc object), so re-reading an open view, hovering in it or
+diffing against it after a re-run whose memo returned the same proc costs a dict lookup.
+C generation can be slow on large procs (seconds); it happens only for C views.
+
+Which step produced a statement: along the chain of steps that made the view's proc, each
+statement of a step's input is forwarded through Exo's provenance to the step's output;
+a statement that no input statement forwards to, or whose own printed line changed, was
+produced by that step. Labels are kept as the handle of the proc where the statement got
+its current line, so they stay valid when a later run reuses memoized procs under new
+step numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from . import adapter
+from .textpos import LineIndex
+from .trace import Location, Step, Trace
+from .worker_api import query
+
+
+class StmtEntry(msgspec.Struct):
+    """One statement (or the proc header, path []) of a rendered proc."""
+
+    path: list[list[str | int]]
+    kind: str
+    text: str  # its own line as Exo prints it, before yapf (one line)
+    lines: list[int]  # own lines [start, end) in the proc view (0-based)
+    extent: list[int]  # with its body
+    else_line: int | None
+    origin: Location | None  # where it comes from in the algorithm (header line for loops/ifs)
+    created: int | None  # index of the step that made it; None: it is in the algorithm
+    changed: int | None  # index of the step that last changed its printed line
+    c: list[list[int]] = []  # C line ranges [start, end) (only in C maps)
+
+
+class ViewData(msgspec.Struct):
+    handle: int
+    proc: str
+    text: str  # the proc view or the C view
+    aligned: bool  # False if the proc map could not be aligned with Exo's text
+    stmts: list[StmtEntry]
+    chain: list[int] = []  # the steps that made this proc, in order
+
+
+@dataclass
+class _Rendered:
+    proc: Any
+    text: str
+    printed: adapter.ProcPrint
+    lines: list[tuple[int, int]] | None  # raw line -> formatted lines
+
+
+@dataclass
+class _RenderedC:
+    proc: Any
+    text: str
+    ranges: dict[tuple, list[tuple[int, int]]]
+
+
+class ViewCache:
+    def __init__(self) -> None:
+        self.proc: dict[int, _Rendered] = {}
+        self.c: dict[int, _RenderedC] = {}
+        self.labels: dict[tuple[int | None, int], dict[tuple, int | None]] = {}
+        self.stats = {"proc_renders": 0, "c_renders": 0, "hits": 0}
+
+    def prune(self, registry) -> None:
+        for table in (self.proc, self.c):
+            for h in [h for h, r in table.items() if registry.get(h) is not r.proc]:
+                del table[h]
+        for key in [k for k in self.labels if registry.get(k[1]) is None]:
+            del self.labels[key]
+
+
+def cache_of(tracer) -> ViewCache:
+    cache = getattr(tracer, "_view_cache", None)
+    if cache is None:
+        cache = tracer._view_cache = ViewCache()
+    return cache
+
+
+def _proc(tracer, handle: int):
+    p = tracer.registry.get(int(handle))
+    if p is None:
+        raise KeyError(f"no proc with handle {handle} (the script has changed since)")
+    return p
+
+
+def rendered(tracer, handle: int) -> _Rendered:
+    cache = cache_of(tracer)
+    p = _proc(tracer, handle)
+    r = cache.proc.get(handle)
+    if r is not None and r.proc is p:
+        cache.stats["hits"] += 1
+        return r
+    if len(cache.proc) > 256:
+        cache.prune(tracer.registry)
+    text = adapter.proc_text(p)
+    printed = adapter.print_proc_map(p)
+    r = _Rendered(p, text, printed, adapter.align_lines(printed.raw, text.split("\n")))
+    cache.proc[handle] = r
+    cache.stats["proc_renders"] += 1
+    return r
+
+
+def rendered_c(tracer, handle: int) -> _RenderedC:
+    cache = cache_of(tracer)
+    p = _proc(tracer, handle)
+    r = cache.c.get(handle)
+    if r is not None and r.proc is p:
+        cache.stats["hits"] += 1
+        return r
+    if len(cache.c) > 64:
+        cache.prune(tracer.registry)
+    try:
+        text, ranges = adapter.c_code_map(p)
+    finally:
+        adapter.reset_exo_state()
+    r = _RenderedC(p, text, ranges)
+    cache.c[handle] = r
+    cache.stats["c_renders"] += 1
+    return r
+
+
+# --------------------------------------------------------------------------- lineage
+
+
+def lineage(trace: Trace, handle: int, upto: int | None) -> list[Step]:
+    """The primitive steps that made proc `handle`, oldest first (none: as defined)."""
+    chain: list[Step] = []
+    cur, limit = handle, len(trace.steps) - 1
+    if upto is not None:  # a helper's primitives come after it
+        limit = max([upto, *trace.steps[upto].children])
+    while True:
+        found = None
+        for s in reversed(trace.steps[: limit + 1]):
+            if s.ok and s.proc_out == cur and s.proc_in is not None and s.proc_in != cur and not s.children:
+                found = s
+                break
+        if found is None:
+            break
+        chain.append(found)
+        cur, limit = found.proc_in, found.index - 1
+    chain.reverse()
+    return chain
+
+
+def _own_texts(tracer, handle: int) -> dict[tuple, str]:
+    r = cache_of(tracer).proc.get(handle)
+    printed = r.printed if r is not None else adapter.print_proc_map(_proc(tracer, handle))
+    return {s.path: s.text for s in printed.stmts}
+
+
+Label = tuple  # (handle where the statement appeared, handle where its line last changed)
+
+
+def labels_for(tracer, chain: list[Step], handle: int) -> dict[tuple, Label]:
+    """Statement path -> (created, changed): handles of the procs in which the statement
+    first appeared and in which its own printed line last changed (None: the algorithm)."""
+    cache = cache_of(tracer)
+    if not chain:
+        return {path: (None, None) for path in adapter.stmt_paths(_proc(tracer, handle))}
+    labels: dict[tuple, Label] | None = None
+    start = 0
+    for i in range(len(chain) - 1, -1, -1):  # reuse the newest cached prefix
+        got = cache.labels.get((chain[i].proc_in, chain[i].proc_out))
+        if got is not None:
+            labels, start = got, i + 1
+            break
+    if labels is None:
+        labels = {path: (None, None) for path in adapter.stmt_paths(_proc(tracer, chain[0].proc_in))}
+    t_in = _own_texts(tracer, chain[start].proc_in) if start < len(chain) else {}
+    for s in chain[start:]:
+        p_in, p_out = _proc(tracer, s.proc_in), _proc(tracer, s.proc_out)
+        fwd = adapter.forward_stmt_paths(p_in, p_out)
+        t_out = _own_texts(tracer, s.proc_out)
+        if fwd is None:  # no provenance (e.g. a new signature): same place, same line
+            fwd = {path: path for path in t_in if t_in[path] == t_out.get(path)}
+        back = {q: r for r, q in fwd.items()}
+        new: dict[tuple, Label] = {}
+        for q in adapter.stmt_paths(p_out):
+            r = back.get(q)
+            if r is None or r not in labels:
+                new[q] = (s.proc_out, s.proc_out)
+            elif t_in.get(r) == t_out.get(q):
+                new[q] = labels[r]
+            else:
+                new[q] = (labels[r][0], s.proc_out)
+        labels, t_in = new, t_out
+        cache.labels[(s.proc_in, s.proc_out)] = labels
+    return labels
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def _file_index(filename: str) -> LineIndex:
+    import linecache
+
+    lines = linecache.getlines(filename)
+    return LineIndex("".join(lines))
+
+
+def _origin(si, header_only: bool) -> Location | None:
+    if si is None or not getattr(si, "filename", None):
+        return None
+    idx = _file_index(si.filename)
+    if header_only or si.end_lineno is None:
+        rng = idx.range(si.lineno, si.col_offset, si.lineno, len(idx.line(si.lineno - 1).encode()))
+    else:
+        rng = idx.range(si.lineno, si.col_offset, si.end_lineno, si.end_col_offset)
+    return Location(os.path.abspath(si.filename), rng)
+
+
+def view_data(tracer, path: str, handle: int, upto: int | None, with_c: bool) -> ViewData:
+    r = rendered(tracer, handle)
+    state = tracer.runs.get(os.path.abspath(path))
+    chain = lineage(state.trace, handle, upto) if state is not None else []
+    labels = labels_for(tracer, chain, handle)
+    step_of = {s.proc_out: s.index for s in chain}
+    c = rendered_c(tracer, handle) if with_c else None
+    stmts = []
+    for st in r.printed.stmts:
+        if r.lines is not None:
+            lines = [r.lines[st.raw[0]][0], r.lines[st.raw[1] - 1][1]]
+            extent = [r.lines[st.raw_extent[0]][0], r.lines[st.raw_extent[1] - 1][1]]
+            else_line = None if st.raw_else is None else r.lines[st.raw_else][0]
+        else:
+            lines, extent, else_line = [-1, -1], [-1, -1], None
+        created, changed = labels.get(st.path, (None, None)) if st.path else (None, None)
+        stmts.append(
+            StmtEntry(
+                path=[list(x) for x in st.path],
+                kind=st.kind,
+                text=st.text,
+                lines=lines,
+                extent=extent,
+                else_line=else_line,
+                origin=_origin(st.srcinfo, st.kind in ("proc", "loop", "if")),
+                created=step_of.get(created),
+                changed=step_of.get(changed),
+                c=[list(x) for x in c.ranges.get(st.path, [])] if c is not None else [],
+            )
+        )
+    return ViewData(
+        handle=handle,
+        proc=adapter.proc_name(r.proc),
+        text=c.text if c is not None else r.text,
+        aligned=r.lines is not None,
+        stmts=stmts,
+        chain=[s.index for s in chain],
+    )
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@query("viewText")
+def q_view_text(tracer, path: str, params: dict) -> str:
+    """params: handle, c (bool)."""
+    h = int(params["handle"])
+    return rendered_c(tracer, h).text if params.get("c") else rendered(tracer, h).text
+
+
+@query("viewMap")
+def q_view_map(tracer, path: str, params: dict) -> ViewData:
+    """params: handle, c (bool), upto (the view's step index, or None)."""
+    upto = params.get("upto")
+    return view_data(tracer, path, int(params["handle"]), None if upto is None else int(upto), bool(params.get("c")))
+
+
+@query("viewStats")
+def q_view_stats(tracer, path: str, params: dict) -> dict:
+    return dict(cache_of(tracer).stats)
