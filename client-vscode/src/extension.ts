@@ -12,7 +12,6 @@ import {
   ServerOptions,
   StaticFeature,
   State,
-  TransportKind,
 } from "vscode-languageclient/node";
 import { installCommand, Interpreter, probeInterpreter, resolveInterpreter } from "./interpreter";
 import {
@@ -201,8 +200,8 @@ class Exo implements vscode.Disposable {
     }
     const serverOptions: ServerOptions = {
       command: interpreter.path,
+      // stdio without TransportKind.stdio, which would append "--stdio" to the arguments.
       args: ["-m", "exo_lsp", "serve"],
-      transport: TransportKind.stdio,
       options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };
     const clientOptions: LanguageClientOptions = {
@@ -283,6 +282,18 @@ class Exo implements vscode.Disposable {
         this.output.appendLine(`[exo] stopping the server: ${errorText(e)}`);
       }
     }
+  }
+
+  /** `exo.python` may have changed (also when trust is granted): restart if the interpreter did. */
+  async interpreterSettingChanged(): Promise<void> {
+    if (this.state === "stopped") {
+      return;
+    }
+    const next = await resolveInterpreter(vscode.workspace.workspaceFolders?.[0]?.uri);
+    if (this.state === "running" && next.path === this.interpreter?.path) {
+      return;
+    }
+    await this.restart();
   }
 
   async trustGranted(): Promise<void> {
@@ -460,8 +471,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => void exo.trustGranted()),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration("exo.python") && exo.api().state !== "stopped") {
-        void exo.restart();
+      if (e.affectsConfiguration("exo.python")) {
+        void exo.interpreterSettingChanged();
       }
     }),
   );

@@ -120,7 +120,10 @@ featureTest("views", "Diff With Previous Step opens a diff of two proc views", a
   script = await vscode.window.showTextDocument(script.document, vscode.ViewColumn.One);
   putCursor(script, lineOf(script.document, 'reorder_loops(p, "ii jo")'));
   const r = (await vscode.commands.executeCommand("exo.diffPrevious")) as { left: vscode.Uri; right: vscode.Uri };
+  assert.match(r.left.query, /^proc=conv1d_rvm&step=\d+$/);
   const [left, right] = await Promise.all([r.left, r.right].map((u) => vscode.workspace.openTextDocument(u)));
+  assert.match(left.getText(), /def conv1d_rvm\(/);
+  assert.match(right.getText(), /def conv1d_rvm\(/);
   assert.notEqual(left.getText(), right.getText());
 });
 

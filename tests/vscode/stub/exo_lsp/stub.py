@@ -135,7 +135,7 @@ def simulate(ls, *args):
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] != ["serve"]:
+    if argv != ["serve"]:
         print("usage: python -m exo_lsp serve", flush=True)
         return 2
     server.start_io()
