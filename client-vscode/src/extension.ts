@@ -20,11 +20,11 @@ import {
   ProcScheme,
   RunStatusParams,
   SimulateArgs,
-  SimulateResult,
-  Step,
+  SimulateResponse,
+  StepInfo,
   TrustChangedParams,
   ViewsChangedParams,
-} from "./protocolTypes";
+} from "./protocol";
 import { compileAndSimulate, ReportProvider } from "./simulate";
 import { ClientState, StatusBar } from "./status";
 import {
@@ -80,7 +80,7 @@ export interface ExoApi {
   readonly startError: string | undefined;
   readonly interpreter: Interpreter | undefined;
   readonly runStatuses: readonly RunStatusParams[];
-  readonly lastSimulation: SimulateResult | undefined;
+  readonly lastSimulation: SimulateResponse | undefined;
   statusBar(): { text: string; tooltip: string; state: string };
   /** Resolves once the server is running or has failed to start. */
   settled(): Promise<ClientState>;
@@ -95,7 +95,7 @@ class Exo implements vscode.Disposable {
   private startError: string | undefined;
   private interpreter: Interpreter | undefined;
   private readonly runStatuses: RunStatusParams[] = [];
-  lastSimulation: SimulateResult | undefined;
+  lastSimulation: SimulateResponse | undefined;
   /** serialises start / stop */
   private queue: Promise<unknown> = Promise.resolve();
   private settledWaiters: Array<(s: ClientState) => void> = [];
@@ -205,7 +205,8 @@ class Exo implements vscode.Disposable {
       options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [{ scheme: "file", language: "python" }],
+      // Scripts, and the views (hover / definition map their statements back to the script).
+      documentSelector: [{ scheme: "file", language: "python" }, { scheme: ProcScheme }, { scheme: CScheme }],
       outputChannel: this.output,
       initializationOptions: { trusted: vscode.workspace.isTrusted },
       markdown: { isTrusted: false, supportHtml: false },
@@ -339,7 +340,7 @@ interface Target {
 
 /** The script and the step the user means: from an argument, a view editor, or the cursor. */
 async function resolveTarget(exo: Exo, arg: Target | undefined, atCursor: boolean): Promise<
-  { script: vscode.Uri; step?: Step; proc?: string; steps: Step[] } | undefined
+  { script: vscode.Uri; step?: StepInfo; proc?: string; steps: StepInfo[] } | undefined
 > {
   const editor = vscode.window.activeTextEditor;
   let script: vscode.Uri | undefined;
@@ -362,14 +363,14 @@ async function resolveTarget(exo: Exo, arg: Target | undefined, atCursor: boolea
     void vscode.window.showInformationMessage("Exo: open a Python script that schedules Exo procs first.");
     return undefined;
   }
-  let steps: Step[];
+  let steps: StepInfo[];
   try {
     steps = await fetchSteps(exo.request, script);
   } catch (e) {
     void vscode.window.showErrorMessage(`Exo: ${errorText(e)}`);
     return undefined;
   }
-  let step: Step | undefined;
+  let step: StepInfo | undefined;
   if (arg?.proc) {
     const sameProc = steps.filter((s) => s.proc === arg!.proc);
     step = typeof arg.step === "number" ? sameProc.find((s) => s.index === arg!.step) : sameProc[sameProc.length - 1];
@@ -428,16 +429,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
       noSteps(t.script, false);
       return undefined;
     }
-    const prev = previousStep(t.steps, t.step);
-    if (!prev) {
-      void vscode.window.showInformationMessage(
-        `Exo: ${t.step.op} (step ${t.step.index}) is the first step of ${t.step.proc}; there is nothing before it to compare.`,
-      );
-      return undefined;
-    }
-    const left = viewUri({ scheme: ProcScheme, script: t.script, proc: t.step.proc, step: prev.index });
+    // Before the proc's first step: the proc as defined (step=-1).
+    const before = previousStep(t.steps, t.step)?.index ?? -1;
+    const left = viewUri({ scheme: ProcScheme, script: t.script, proc: t.step.proc, step: before });
     const right = viewUri({ scheme: ProcScheme, script: t.script, proc: t.step.proc, step: t.step.index });
-    const title = `${t.step.proc}: step ${prev.index} ↔ ${t.step.index} (${t.step.op})`;
+    const title = `${t.step.proc}: ${before < 0 ? "as defined" : `step ${before}`} ↔ step ${t.step.index} (${t.step.op})`;
     await vscode.commands.executeCommand("vscode.diff", left, right, title, {
       viewColumn: vscode.ViewColumn.Beside,
       preserveFocus: true,
@@ -460,7 +456,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
     }
     try {
       const done = await compileAndSimulate((c, a, token) => exo.sendCommand(c, a, token), exo.reports, args);
-      exo.lastSimulation = done?.result;
+      exo.lastSimulation = done?.response;
       return done;
     } catch (e) {
       void vscode.window.showErrorMessage(`Exo: compile & simulate failed: ${errorText(e)}`);

@@ -361,7 +361,10 @@ export interface ViewStatement {
 }
 
 export interface ViewTextParams {
-  /** ``exo-proc:<script path>?proc=<name>&step=<n|last>`` or ``exo-c:`` the same way. */
+  /**
+   * ``exo-proc:<script path>?proc=<name>&step=<n|last|-1>`` or ``exo-c:`` the same way
+   * (``-1``: the proc as defined).
+   */
   uri: string;
 }
 

@@ -1,6 +1,6 @@
 // "Exo: Compile & Simulate": run the server's simulator and show its markdown report beside.
 import * as vscode from "vscode";
-import { Methods, SimulateArgs, SimulateResult } from "./protocolTypes";
+import { Methods, SimulateArgs, SimulateResponse, SimulationResult } from "./protocol";
 
 export const ReportScheme = "exo-report";
 
@@ -39,29 +39,31 @@ export async function compileAndSimulate(
   send: CommandSender,
   reports: ReportProvider,
   args: SimulateArgs,
-): Promise<{ result: SimulateResult; reportUri: vscode.Uri } | undefined> {
+): Promise<{ response: SimulateResponse; reportUri: vscode.Uri } | undefined> {
   const script = vscode.Uri.parse(args.uri);
-  const name = script.path.split("/").pop();
-  const result = await vscode.window.withProgress(
+  const what = args.proc ?? script.path.split("/").pop();
+  const response = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Exo: compiling and simulating ${args.proc ?? name}`,
+      title: `Exo: compiling and simulating ${what}`,
       cancellable: true,
     },
-    async (_progress, token) => (await send(Methods.compileAndSimulate, [args], token)) as SimulateResult | undefined,
+    async (_progress, token) => (await send(Methods.compileAndSimulate, [args], token)) as SimulateResponse | undefined,
   );
-  if (!result || typeof result !== "object") {
+  if (!response || typeof response !== "object") {
     return undefined;
   }
-  const markdown = typeof result.report === "string" && result.report ? result.report : summary(result);
+  const result = response.result ?? null;
+  const markdown = response.report || summary(result, response.error);
   const reportUri = reports.set(script, markdown);
   await showReport(reportUri);
-  if (!result.ok) {
-    vscode.window.showWarningMessage(`Exo: simulation of ${args.proc ?? name} failed; see the report.`);
-  } else if (!result.correct) {
-    vscode.window.showWarningMessage(`Exo: ${args.proc ?? name} gives wrong results in simulation; see the report.`);
+  if (!result || !result.ok) {
+    const why = response.error ?? result?.error ?? "see the report";
+    void vscode.window.showWarningMessage(`Exo: compile & simulate of ${what} did not complete: ${why}`);
+  } else if (result.correct === false) {
+    void vscode.window.showWarningMessage(`Exo: ${what} computes wrong results in simulation; see the report.`);
   }
-  return { result, reportUri };
+  return { response, reportUri };
 }
 
 async function showReport(uri: vscode.Uri): Promise<void> {
@@ -77,25 +79,22 @@ async function showReport(uri: vscode.Uri): Promise<void> {
   }
 }
 
-/** A report for servers that send numbers but no markdown. */
-function summary(r: SimulateResult): string {
-  const lines = [
-    "# Exo simulation",
-    "",
-    `| | |`,
-    `|---|---|`,
-    `| result | ${r.ok ? (r.correct ? "correct" : "**wrong**") : "**failed**"} |`,
-    `| cycles | ${r.cycles} |`,
-    `| instructions | ${r.instructions} |`,
-    `| baseline cycles | ${r.baselineCycles} |`,
-    `| speedup | ${Number(r.speedup).toFixed(2)}x |`,
-    `| utilisation | ${(Number(r.utilisation) * 100).toFixed(1)} % |`,
-  ];
-  for (const [k, v] of Object.entries(r.stalls ?? {})) {
-    lines.push(`| stalls: ${k} | ${v} |`);
+/** A report for a response without markdown. */
+function summary(r: SimulationResult | null, error: string | null | undefined): string {
+  if (!r) {
+    return `# Exo simulation\n\nNo result${error ? `: ${error}` : ""}.\n`;
   }
-  if (Array.isArray(r.races) && r.races.length) {
-    lines.push("", `**${r.races.length} race(s)**`);
+  const lines = [
+    `# Exo simulation of ${r.proc}`,
+    "",
+    "| | |",
+    "|---|---|",
+    `| result | ${r.ok ? (r.correct ? "correct" : "**wrong**") : `**${r.error_kind ?? "failed"}**`} |`,
+    `| cycles | ${r.scheduled?.cycles ?? "–"} (algorithm: ${r.baseline?.cycles ?? "–"}) |`,
+    `| speedup | ${r.speedup != null ? `${r.speedup.toFixed(2)}x` : "–"} |`,
+  ];
+  if (r.error) {
+    lines.push("", "```", r.error, "```");
   }
   return lines.join("\n") + "\n";
 }

@@ -1,6 +1,6 @@
 // The status bar item: the last run of the active script, or why there is no server.
 import * as vscode from "vscode";
-import { RunStatusParams } from "./protocolTypes";
+import { RunStatusParams } from "./protocol";
 
 export type ClientState = "stopped" | "starting" | "running" | "failed";
 
@@ -81,16 +81,18 @@ export class StatusBar implements vscode.Disposable {
       return;
     }
     this.shownState = run.state;
-    const secs = `${(run.durationMs / 1000).toFixed(1)} s`;
+    const errors = run.errors ?? 0;
+    const warnings = run.warnings ?? 0;
+    const secs = `${((run.durationMs ?? 0) / 1000).toFixed(1)} s`;
     switch (run.state) {
       case "running":
         item.text = "$(sync~spin) Exo: running";
         break;
       case "ok":
-        item.text = run.warnings > 0 ? `$(warning) Exo: ${plural(run.warnings, "warning")} · ${secs}` : `$(check) Exo: ok · ${secs}`;
+        item.text = warnings > 0 ? `$(warning) Exo: ${plural(warnings, "warning")} · ${secs}` : `$(check) Exo: ok · ${secs}`;
         break;
       case "errors":
-        item.text = `$(error) Exo: ${plural(run.errors, "error")} · ${secs}`;
+        item.text = `$(error) Exo: ${plural(errors, "error")} · ${secs}`;
         item.backgroundColor = new vscode.ThemeColor("statusBarItem.errorBackground");
         break;
       case "crashed":
@@ -100,14 +102,18 @@ export class StatusBar implements vscode.Disposable {
       case "untrusted":
         item.text = "$(shield) Exo: untrusted";
         break;
+      case "cancelled":
+        item.text = "$(circle-slash) Exo: cancelled";
+        break;
       default:
         item.text = `Exo: ${String(run.state)}`;
     }
     const file = vscode.Uri.parse(run.uri).path.split("/").pop();
     const lines = [
       `Exo: ${file}${run.version !== null ? ` (version ${run.version})` : ""}`,
-      `State: ${run.state}, ${plural(run.errors, "error")}, ${plural(run.warnings, "warning")}`,
-      `Last run: ${run.at.toLocaleTimeString()}, took ${secs}`,
+      `State: ${run.state}, ${plural(errors, "error")}, ${plural(warnings, "warning")}`,
+      `Last run: ${run.at.toLocaleTimeString()}, took ${secs}` +
+        (run.cachedSteps ? ` (${plural(run.cachedSteps, "step")} from the memo)` : ""),
     ];
     if (run.message) {
       lines.push("", run.message);

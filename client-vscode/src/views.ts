@@ -1,6 +1,6 @@
 // Read-only live documents for the proc after a step (`exo-proc:`) and its C (`exo-c:`).
 import * as vscode from "vscode";
-import { CScheme, Methods, ProcScheme, Step, StepsResult, ViewTextResult } from "./protocolTypes";
+import { CScheme, Methods, ProcScheme, StepInfo, StepsResult, ViewTextResult } from "./protocol";
 
 /** Sends a request to the running server; rejects when there is none. */
 export type Requester = <R>(method: string, params: unknown, token?: vscode.CancellationToken) => Promise<R>;
@@ -10,6 +10,7 @@ export interface ViewTarget {
   /** the script's file URI */
   script: vscode.Uri;
   proc: string;
+  /** after step n; "last"; -1: the proc as defined */
   step: number | "last";
 }
 
@@ -96,14 +97,15 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export async function fetchSteps(request: Requester, script: vscode.Uri): Promise<Step[]> {
+/** The top-level steps of the script's last run (steps run inside helpers left out). */
+export async function fetchSteps(request: Requester, script: vscode.Uri): Promise<StepInfo[]> {
   const result = await request<StepsResult>(Methods.steps, { uri: script.toString() });
-  return Array.isArray(result?.steps) ? result.steps : [];
+  return Array.isArray(result?.steps) ? result.steps.filter((s) => s.parent === null || s.parent === undefined) : [];
 }
 
 /** The last step (in the server's order) whose line is at or above the cursor line (0-based). */
-export function stepAtLine(steps: Step[], line: number): Step | undefined {
-  let found: Step | undefined;
+export function stepAtLine(steps: StepInfo[], line: number): StepInfo | undefined {
+  let found: StepInfo | undefined;
   for (const s of steps) {
     if (s.line <= line) {
       found = s;
@@ -113,8 +115,8 @@ export function stepAtLine(steps: Step[], line: number): Step | undefined {
 }
 
 /** The step before `step` that scheduled the same proc. */
-export function previousStep(steps: Step[], step: Step): Step | undefined {
-  let best: Step | undefined;
+export function previousStep(steps: StepInfo[], step: StepInfo): StepInfo | undefined {
+  let best: StepInfo | undefined;
   for (const s of steps) {
     if (s.proc === step.proc && s.index < step.index && (!best || s.index > best.index)) {
       best = s;

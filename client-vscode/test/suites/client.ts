@@ -120,7 +120,12 @@ test("Diff With Previous Step compares step n-1 with step n", async () => {
     "diff tab",
   );
   assert.equal((tab.input as vscode.TabInputTextDiff).original.toString(), r.left.toString());
-  assert.match(tab.label, /conv1d_rvm: step 2 ↔ 3 \(reorder_loops\)/);
+  assert.match(tab.label, /conv1d_rvm: step 2 ↔ step 3 \(reorder_loops\)/);
+  // The first step is compared with the proc as defined.
+  putCursor(script, lineOf(script.document, "p = rename("));
+  const first = (await vscode.commands.executeCommand("exo.diffPrevious")) as { left: vscode.Uri; right: vscode.Uri };
+  assert.equal(first.left.query, "proc=conv1d_rvm&step=-1");
+  assert.equal(first.right.query, "proc=conv1d_rvm&step=0");
 });
 
 test("views are live: editing the script refreshes the open views", async () => {
@@ -137,7 +142,7 @@ test("Compile & Simulate shows the markdown report beside", async () => {
   await vscode.window.showTextDocument(script.document, script.viewColumn);
   const done = (await vscode.commands.executeCommand("exo.compileAndSimulate")) as { reportUri: vscode.Uri };
   assert.ok(done, "command returned a result");
-  assert.equal(api.lastSimulation?.speedup, 8);
+  assert.equal(api.lastSimulation?.result?.speedup, 8);
   const report = vscode.workspace.textDocuments.find((d) => d.uri.toString() === done.reportUri.toString());
   assert.ok(report, "report document open");
   assert.match(report.getText(), /# Simulation of conv1d_rvm/);

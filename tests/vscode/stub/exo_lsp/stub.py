@@ -119,19 +119,9 @@ def simulate(ls, *args):
     arg = args[0] if args else {}
     time.sleep(0.3)
     proc = get(arg, "proc")
-    return {
-        "ok": True,
-        "cycles": 1000,
-        "instructions": 400,
-        "baselineCycles": 8000,
-        "speedup": 8.0,
-        "correct": True,
-        "utilisation": 0.5,
-        "stalls": {"memory": 10},
-        "races": [],
-        "lineCycles": [{"cLine": 3, "cycles": 900}],
-        "report": f"# Simulation of {proc}\n\nstub report for {get(arg, 'uri')}, step {get(arg, 'step', 'last')}\n\n| speedup | 8.00x |\n|---|---|\n",
-    }
+    result = {"proc": proc, "algorithm": "conv1d", "compiler": "zig", "compiler_description": "stub", "seed": 0, "ok": True, "correct": True, "speedup": 8.0}
+    report = f"# Simulation of {proc}\n\nstub report for {get(arg, 'uri')}, step {get(arg, 'step', 'last')}\n\n| speedup | 8.00x |\n|---|---|\n"
+    return {"result": result, "report": report}
 
 
 def main(argv: list[str]) -> int:
