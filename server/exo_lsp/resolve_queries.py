@@ -195,7 +195,8 @@ def cursor_hover(
     mp = match_phrase(m, pattern or "")
     line = f"**{phrase}**" if phrase else ""
     if targets:
-        shown = targets[0].text if len(targets) == 1 else "; ".join(t.text for t in targets[:3])
+        texts = [t.text.split(": ", 1)[1] if t.kind == "gap" and ": " in t.text else t.text for t in targets]
+        shown = texts[0] if len(texts) == 1 else "; ".join(texts[:3])
         line += f" `{_short(shown, 80)}`"
     if mp:
         line += f" · {mp}"
@@ -238,7 +239,7 @@ def argument_hover(state, step: Step, arg_name: str) -> dict | None:
     extra = []
     if arg.kind == "cursor":
         src = _lookup_of_value(state, rt.raw.get(arg_name))
-        if src is not None:
+        if src is not None and src.range != arg.range:
             extra.append(f"made by `{_short(_lookup_text(state, src), 70)}` at line {src.line + 1}")
     if not step.ok and (not cursors or step.error):
         msg = step.error or "failed"

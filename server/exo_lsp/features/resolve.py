@@ -127,11 +127,45 @@ def origin_key(loc: Location) -> tuple[str, int]:
 
 
 def origins(targets: Iterable[Target]) -> list[Location]:
+    """Distinct origins of targets, each cut to its first line: a block of statements is
+    shown by its first statement (loops and ifs already come as their header line)."""
     out: list[Location] = []
     for t in targets:
         if t.origin is not None and all(origin_key(o) != origin_key(t.origin) for o in out):
-            out.append(t.origin)
+            out.append(first_line(t.origin))
     return out
+
+
+_LINE_LENGTHS: dict[str, tuple[float, list[int]]] = {}
+
+
+def _line_length(path: str, line: int) -> int | None:
+    import os
+
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    got = _LINE_LENGTHS.get(path)
+    if got is None or got[0] != mtime:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                got = (mtime, [utf16_len(x) for x in fh.read().splitlines()])
+        except (OSError, UnicodeDecodeError):
+            return None
+        _LINE_LENGTHS[path] = got
+    lengths = got[1]
+    return lengths[line] if 0 <= line < len(lengths) else None
+
+
+def first_line(loc: Location) -> Location:
+    r = loc.range
+    if r.start.line == r.end.line:
+        return loc
+    end = _line_length(loc.path, r.start.line)
+    if end is None:
+        end = r.start.character
+    return Location(loc.path, Range(r.start, Position(r.start.line, end)))
 
 
 def related(trace: Trace, lines: list[str], keys: set[tuple[str, int]]) -> list[Hit]:
@@ -533,8 +567,7 @@ def register(server) -> None:
             title = lens_title(steps)
             if t.path != path:
                 title += f" in {t.path.rsplit('/', 1)[-1]}"
-            line_range = Range(rng.start, Position(rng.start.line, rng.end.character if rng.end.line == rng.start.line else rng.start.character))
-            lenses.append(lsp.CodeLens(range=_lsp_range(line_range), command=lsp.Command(title=title, command="exo.showProc", arguments=[arg])))
+            lenses.append(lsp.CodeLens(range=_lsp_range(rng), command=lsp.Command(title=title, command="exo.showProc", arguments=[arg])))
         return lenses
 
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)
