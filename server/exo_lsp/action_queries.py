@@ -119,9 +119,26 @@ KINDS = {
 }
 KIND_ORDER = {"instr": 0, "loop": 1, "stage": 2, "buffer": 3, "simplify": 4}
 # Calls whose validation runs Exo's effect analysis (tens to hundreds of ms): validated last.
-HEAVY = {"reorder", "fission", "lift_scope", "fuse", "stage_mem", "expand_dim", "sink_alloc", "bind_expr", "delete_buffer"}
+# Cost classes: 0 = no effect check (a few ms); higher = validated later (stage_mem checks
+# every access of the window: hundreds of ms).
+COST = {"cut_loop": 1, "reorder": 2, "fission": 2, "lift_scope": 2, "fuse": 2, "sink_alloc": 2, "bind_expr": 2,
+        "delete_buffer": 2, "expand_dim": 3, "stage_mem": 4}
 
 KIND_PREFIX = "refactor.rewrite.exo"
+
+# What one validation of a group costs, ms: a running average seeded by the cost class. A
+# candidate is left to the background when it would not end within the request's budget.
+_SEED_MS = {0: 10.0, 1: 80.0, 2: 150.0, 3: 250.0, 4: 500.0}
+_cost_ms: dict[str, float] = {}
+
+
+def expected_ms(group: str) -> float:
+    return _cost_ms.get(group, _SEED_MS[COST.get(group, 0)])
+
+
+def _observe(group: str, ms: float) -> None:
+    old = _cost_ms.get(group)
+    _cost_ms[group] = ms if old is None else 0.7 * old + 0.3 * ms
 
 
 @dataclass
@@ -144,8 +161,8 @@ class Candidate:
         return RANKS[self.group]
 
     @property
-    def heavy(self) -> bool:
-        return self.group in HEAVY
+    def cost(self) -> int:
+        return COST.get(self.group, 0)
 
 
 @dataclass
@@ -178,6 +195,8 @@ class _Cache:
     def clear(self) -> None:
         self.data.clear()
 
+
+adapter.install_solver_cache()  # every validation runs Exo's checks: find the SMT solver once
 
 CACHE = _Cache()
 RESULTS = _Cache(500)  # (proc handle, var, call) -> the proc the call produced, for previews
@@ -889,9 +908,11 @@ def validate(c: Candidate, p, handle: int, scope: Scope, base_text: str) -> Outc
     out: Outcome
     try:
         if c.precheck is not None:
-            c.precheck(p)
-        with contextlib.redirect_stdout(io.StringIO()):
-            r = _evaluate(c.call, p, scope)
+            # the same call on the cursor the pattern was checked to select, failing quietly
+            r = c.precheck(p)
+        else:
+            with contextlib.redirect_stdout(io.StringIO()):
+                r = _evaluate(c.call, p, scope)
         if not adapter.is_procedure(r):
             out = Outcome(False, None, "did not return a proc", 0)
         elif adapter.proc_text_fast(r) == base_text:
@@ -907,6 +928,7 @@ def validate(c: Candidate, p, handle: int, scope: Scope, base_text: str) -> Outc
     finally:
         adapter.reset_exo_state()
     out.ms = (time.perf_counter() - t0) * 1000
+    _observe(c.group, out.ms)
     CACHE.put(key, out)
     if out.result is not None and out.ok:
         RESULTS.put((handle, scope.var, c.call), out.result)
@@ -1021,6 +1043,9 @@ def resolve_place(tracer, path: str, params: dict):
         cursors = adapter.flatten_cursors(value)
         nodes = _forwarded(p, cursors) if cursors else []
         return state, s.index, handle, p, nodes, not nodes
+    if kind == "paths":  # nodes named by their paths in the proc (benchmarks, tests)
+        nodes = [adapter.cursor_at_path(p, path) for path in place["paths"]]
+        return state, s.index, handle, p, nodes, not nodes
     if kind == "view_line":
         c = view_line_stmt(p, int(place["line"]))
         return state, s.index, handle, p, ([c] if c is not None else []), c is None
@@ -1053,14 +1078,14 @@ def list_actions(tracer, path: str, params: dict) -> ActionList:
     scope = build_scope(state, step, var)
     cands = enumerate_candidates(p, nodes, whole, scope)
     base_text = adapter.proc_text_fast(p)
-    order = sorted(range(len(cands)), key=lambda i: (cands[i].heavy, cands[i].rank, i))
+    order = sorted(range(len(cands)), key=lambda i: (cands[i].cost, cands[i].rank, i))
     results: dict[int, Outcome] = {}
     pending = 0
     extra: list[Candidate] = []
     for i in order:
         c = cands[i]
         key = (handle, var, c.call, tuple(c.after))
-        over = budget is not None and (time.perf_counter() - t0) * 1000 > budget
+        over = budget is not None and (time.perf_counter() - t0) * 1000 + expected_ms(c.group) > budget
         if over and CACHE.get(key) is None:
             pending += 1
             continue
@@ -1088,7 +1113,7 @@ def list_actions(tracer, path: str, params: dict) -> ActionList:
             c.title += f" (with {len(c.after) - 1} more set_memory)"
     for c in fixes:
         cands.append(c)
-        over = budget is not None and (time.perf_counter() - t0) * 1000 > budget
+        over = budget is not None and (time.perf_counter() - t0) * 1000 + expected_ms(c.group) > budget
         if over and CACHE.get((handle, var, c.call, tuple(c.after))) is None:
             pending += 1
             continue

@@ -1196,3 +1196,53 @@ def proc_names(p: Procedure) -> dict[str, list[str]]:
         "sizes": sizes,
         "procs": [str(x) for x in o.calls],
     }
+
+
+# --------------------------------------------------------------------------- code actions: SMT solver lookup
+# Exo builds a pysmt Factory for every effect check, unification and bounds check just to
+# pick the solver's name; the factory re-tries importing every solver backend pysmt knows
+# (failed imports are not cached), about 40 ms a check. The name never changes within a
+# process: look it up once per module and logic, and still hand out a fresh solver each time.
+
+_SMT_SOLVER_USERS = {
+    "exo.rewrite.new_analysis_core": "LIA",
+    "exo.rewrite.LoopIR_unification": None,
+    "exo.frontend.boundscheck": None,
+}
+_smt_names: dict[str | None, str] = {}
+_smt_originals: dict[str, Any] = {}
+
+
+def _solver_getter(logic_name: str | None):
+    def get_solver():
+        import pysmt.factory
+        import pysmt.shortcuts
+        from pysmt import logics
+
+        name = _smt_names.get(logic_name)
+        if name is None:
+            factory = pysmt.factory.Factory(pysmt.shortcuts.get_env())
+            found = factory.all_solvers(logic=getattr(logics, logic_name)) if logic_name else factory.all_solvers()
+            if len(found) == 0:
+                raise OSError("Could not find any SMT solvers")
+            name = _smt_names[logic_name] = next(iter(found))
+        return pysmt.shortcuts.Solver(name=name)
+
+    return get_solver
+
+
+def install_solver_cache() -> None:
+    import importlib
+
+    for modname, logic in _SMT_SOLVER_USERS.items():
+        mod = importlib.import_module(modname)
+        if modname not in _smt_originals:
+            _smt_originals[modname] = mod._get_smt_solver
+        mod._get_smt_solver = _solver_getter(logic)
+
+
+def uninstall_solver_cache() -> None:
+    import importlib
+
+    for modname, orig in _smt_originals.items():
+        importlib.import_module(modname)._get_smt_solver = orig
