@@ -227,8 +227,19 @@ def _md_fields(schema: dict, name: str) -> list[str]:
     return rows
 
 
+def _refs(s: Any) -> list[str]:
+    if isinstance(s, dict):
+        if "$ref" in s:
+            return [s["$ref"].rsplit("/", 1)[-1]]
+        return [r for v in s.values() for r in _refs(v)]
+    if isinstance(s, list):
+        return [r for v in s for r in _refs(v)]
+    return []
+
+
 def build_readme_section(schema: dict) -> str:
     out = [BEGIN, ""]
+    shown: set[str] = {"SimulationResult"}  # documented field by field in simulate.py
     for meth in schema["methods"]:
         params = meth["params"]["$ref"].rsplit("/", 1)[-1]
         result = None if meth["result"] is None else meth["result"]["$ref"].rsplit("/", 1)[-1]
@@ -241,8 +252,18 @@ def build_readme_section(schema: dict) -> str:
         if result is not None:
             out.append("Result: " + " ".join(_md_fields(schema, result)[:1]))
             out += _md_fields(schema, result)[1:]
-    out.append("Other types (`Position`, `Range`, `Location`, `LineSpan`, `ViewStatement`, the simulation "
-               "result types, ...) are in `schema.json` and `protocol.ts`.")
+        shown.update(n for n in (params, result) if n)
+        todo = [r for n in (params, result) if n for r in _refs(schema["$defs"][n])]
+        while todo:  # the types they use, once each
+            name = todo.pop(0)
+            if name in shown or name in ("Position", "Range"):
+                continue
+            shown.add(name)
+            out.append("Where " + " ".join(_md_fields(schema, name)[:1]))
+            out += _md_fields(schema, name)[1:]
+            todo += _refs(schema["$defs"][name])
+    out.append("`Position` and `Range` are LSP's. The simulation result types are documented in "
+               "`exo_lsp_protocol/simulate.py`; all types are in `schema.json` and `protocol.ts`.")
     out.append("")
     out.append(END)
     return "\n".join(out)

@@ -59,7 +59,8 @@ class StepsResult(_Msg):
 
 class ViewTextParams(_Msg):
     uri: str
-    """``exo-proc:<script path>?proc=<name>&step=<n|last>`` or ``exo-c:`` the same way."""
+    """``exo-proc:<script path>?proc=<name>&step=<n|last|-1>`` or ``exo-c:`` the same way
+    (``-1``: the proc as defined)."""
 
 
 class ViewTextResult(_Msg):
