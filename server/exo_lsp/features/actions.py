@@ -13,9 +13,11 @@ Places (``textDocument/codeAction``):
 
 Each action inserts one line, ``<var> = <call>``, after the step (in the script). The
 worker enumerates candidates and validates each by evaluating that very call on the proc
-(``exo_lsp.action_queries``); ``codeAction/resolve`` adds the preview: the proc before and
-after, as the proc view prints them, and their unified diff (``data.preview``, shaped like
-``exo_lsp_protocol.messages.ActionPreview``).
+(``exo_lsp.action_queries``); ``codeAction/resolve`` adds the preview as ``data.preview``:
+``{title, call, proc, before, after, diff}`` — the proc before and after, as the proc view
+prints them, and their unified diff. ``data`` also carries ``line`` (the inserted line),
+``group`` (replace, memory_fix, divide, reorder, ...) and ``note`` (why a memory fix is
+offered).
 
 Validation has a time budget per request (``actionBudgetMs``, default 700 ms): what is not
 validated in time is finished by background queries, so a later request at the same place

@@ -1,0 +1,82 @@
+"""Pins the adapter's helpers for code actions to exo-lang 1.0.0: node paths and cursors
+rebuilt from them, statements an algorithm line became, source spans, the SMT solver
+lookup cache."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from exo_lsp import adapter
+from exo_lsp.tracer import Tracer
+
+ROOT = Path(__file__).resolve().parents[1]
+CONV1D = str(ROOT / "examples" / "conv1d.py")
+
+
+@pytest.fixture(scope="module")
+def state():
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+    t = Tracer()
+    st = t.run(CONV1D, Path(CONV1D).read_text(), 1)
+    assert st.trace.ok
+    return t, st
+
+
+def _line(text: str) -> int:
+    return next(i for i, line in enumerate(Path(CONV1D).read_text().splitlines(), 1) if text in line)
+
+
+def test_paths_round_trip_for_every_statement(state):
+    t, st = state
+    p = t.registry.get(st.trace.steps[32].proc_out)
+    seen = 0
+    todo = list(p.body())
+    while todo:
+        c = todo.pop()
+        path = adapter.node_path(c)
+        back = adapter.cursor_at_path(p, [list(x) for x in path])
+        assert adapter.node_path(back) == path
+        assert adapter.node_text(back) == adapter.node_text(c)
+        seen += 1
+        if isinstance(c, adapter._pc.ForCursor):
+            todo.extend(c.body())
+    assert seen > 20
+    assert adapter.node_path(p.find_loop("c")) == (("body", 0), ("body", 0), ("body", 2))
+
+
+def test_statements_an_algorithm_line_became(state):
+    t, st = state
+    p = t.registry.get(st.trace.steps[2].proc_out)  # after dividing i and j
+    got = [adapter.node_text(c) for c in adapter.stmts_from_line(p, CONV1D, _line("for i in seq(0, 16):"))]
+    assert got == ["for io in seq(0, 4):", "for ii in seq(0, 4):"]
+    assert adapter.stmts_from_line(p, CONV1D + ".other", _line("for i in seq(0, 16):")) == []
+    assert adapter.source_lines(st.proc_objects["conv1d"]) == (
+        CONV1D, _line("def conv1d("), _line("out[i, j] += kernels[i, c, r] * y")
+    )
+
+
+def test_expression_text(state):
+    t, st = state
+    p = t.registry.get(st.trace.steps[6].proc_out)
+    e = p.find("kernels[_] * y")
+    assert adapter.node_text(e) == "kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
+
+
+def test_solver_lookup_is_cached_but_solvers_are_fresh():
+    import exo.frontend.boundscheck as bc
+    import exo.rewrite.LoopIR_unification as un
+    import exo.rewrite.new_analysis_core as nac
+
+    adapter.install_solver_cache()
+    try:
+        for mod in (nac, un, bc):
+            a, b = mod._get_smt_solver(), mod._get_smt_solver()
+            assert a is not b and type(a).__name__ == "Z3Solver"
+        assert adapter._smt_names == {"LIA": "z3", None: "z3"}
+    finally:
+        adapter.uninstall_solver_cache()
+    assert nac._get_smt_solver is adapter._smt_originals["exo.rewrite.new_analysis_core"]
+    adapter.install_solver_cache()
