@@ -1049,7 +1049,8 @@ def _stmt_names(s) -> tuple[set[str], set[str]]:
             if isinstance(sub, LoopIR.expr):
                 reads(sub)
 
-    if isinstance(s, LoopIR.Assign):  # a reduction is compute, not a data move
+    # a data move copies a value or a constant; a reduction or arithmetic is compute
+    if isinstance(s, LoopIR.Assign) and isinstance(s.rhs, (LoopIR.Read, LoopIR.Const, LoopIR.WindowExpr)):
         written.add(str(s.name))
         reads(s.rhs)
     return written, read
