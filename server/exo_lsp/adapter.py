@@ -27,6 +27,8 @@ from exo.core.LoopIR import LoopIR
 from exo.core.memory import Memory, StaticMemory
 from exo.frontend.pyparser import Parser
 from exo.frontend.pyparser import get_ast_from_python as _get_ast
+from exo.core.LoopIR import FreeVars as _LoopIR_FreeVars
+from exo.rewrite import LoopIR_unification as _unification
 
 EXO_VERSION = "1.0.0"
 
@@ -147,17 +149,29 @@ def _traced_instr(c_instr, c_global=""):
     return inner
 
 
+class _OrderedFreeVars(_LoopIR_FreeVars):
+    """Exo's unifier walks a set of Syms, which hash by address, so the order of the terms
+    in the arguments `replace` builds (``16 * ioo + 4 * ioi`` or ``4 * ioi + 16 * ioo``)
+    depends on where objects happen to live. Memoized runs allocate differently from cold
+    ones; walk the free variables in a stable order (name, creation) instead."""
+
+    def result(self):
+        return sorted(self.fv, key=lambda s: (str(s), s._id))
+
+
 def install_hooks() -> None:
     """Route every primitive and every ``@proc``/``@instr`` through the observer."""
     AtomicSchedulingOp.__call__ = _traced_call
     for mod in (_api, exo):
         mod.proc = _traced_proc
         mod.instr = _traced_instr
+    _unification.FreeVars = _OrderedFreeVars
     install_lookup_hooks()
 
 
 def uninstall_hooks() -> None:
     AtomicSchedulingOp.__call__ = _original_call
+    _unification.FreeVars = _LoopIR_FreeVars
     for mod in (_api, exo):
         mod.proc = _original_proc
         mod.instr = _original_instr

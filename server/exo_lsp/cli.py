@@ -27,7 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     show.add_argument("--proc", help="proc name (default: the last scheduled proc)")
     show.add_argument("--step", help="step index (default: last; -1: the proc as defined)")
     show.add_argument("--c", action="store_true", help="print the generated C instead")
-    for p in (check, trace, show):
+    sim = sub.add_parser("simulate", help="compile a proc for RV32+RVM, simulate it, compare with its algorithm")
+    sim.add_argument("file")
+    sim.add_argument("--proc", help="proc name (default: the last scheduled proc)")
+    sim.add_argument("--step", help="step index (default: last)")
+    sim.add_argument("--compiler", choices=["zig", "gcc"], default="zig")
+    sim.add_argument("--json", action="store_true", help="print the structured result as JSON")
+    for p in (check, trace, show, sim):
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per script (default 30)")
     args = ap.parse_args(argv)
 
@@ -41,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_trace(args.file, args.timeout)))
     elif args.cmd == "show":
         sys.exit(asyncio.run(_show(args.file, args.proc, args.step, args.c, args.timeout)))
+    elif args.cmd == "simulate":
+        sys.exit(asyncio.run(_simulate(args)))
 
 
 async def _run_files(files: list[str], timeout: float) -> list[tuple[str, Trace]]:
@@ -111,3 +119,39 @@ async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout:
         await engine.shutdown()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+async def _simulate(args) -> int:
+    import msgspec
+
+    from .features.views import select_handle
+
+    engine = Engine(Settings(timeout_s=args.timeout))
+    try:
+        with open(args.file, encoding="utf-8") as fh:
+            source = fh.read()
+        trace = await engine.run(args.file, source, None)
+        assert trace is not None
+        for p in trace.problems:
+            if p.severity == "error":
+                print(f"{_display_path(p.path)}:{p.range.start.line + 1}:{p.range.start.character + 1}: error: {p.message.splitlines()[0]}", file=sys.stderr)
+        try:
+            handle, _ = select_handle(trace, args.proc, None if args.step in (None, "last") else int(args.step))
+        except ValueError as exc:
+            print(f"exo-lsp simulate: {exc}", file=sys.stderr)
+            return 2
+
+        def progress(message: str, fraction: float) -> None:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+        answer = await engine.query(
+            "simulate", args.file, {"handle": handle, "compiler": args.compiler}, on_progress=progress
+        )
+    finally:
+        await engine.shutdown()
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(answer["result"]).decode() + "\n")
+    else:
+        sys.stdout.write(answer["report"].rstrip("\n") + "\n")
+    result = answer["result"]
+    return 0 if result.ok and result.correct else 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import ipc
-from .trace import Position, Problem, Range, Trace
+from .trace import Position, Problem, Range, Trace, norm_path
 
 log = logging.getLogger("exo_lsp.engine")
 
@@ -113,6 +113,10 @@ class WorkerClient:
                     p.last_line = msg.line
                     if p.on_progress:
                         p.on_progress(msg.line)
+            elif isinstance(msg, ipc.QueryProgress):
+                p = self.pending.get(msg.id)
+                if p is not None and p.on_progress:
+                    p.on_progress(msg.message, msg.fraction)
             elif isinstance(msg, (ipc.RunDone, ipc.QueryDone)):
                 p = self.pending.pop(msg.id, None)
                 if p is not None and not p.future.done():
@@ -275,7 +279,7 @@ class Engine:
         self, path: str, source: str, version: int | None = None, *, on_progress=None, use_memo=True
     ) -> Trace | None:
         """Run `source` as the script at `path`. None when a newer version superseded it."""
-        path = os.path.abspath(path)
+        path = norm_path(path)
         self._latest_version[path] = version
         flying = self._in_flight.get(path)
         if flying is not None and flying[1] != version:
@@ -303,12 +307,13 @@ class Engine:
             self.traces[path] = trace
             return trace
 
-    async def query(self, kind: str, path: str, params: dict | None = None) -> Any:
-        path = os.path.abspath(path)
+    async def query(self, kind: str, path: str, params: dict | None = None, *, on_progress=None) -> Any:
+        """Ask the worker about procs of the last run of `path`; on_progress(message, fraction)."""
+        path = norm_path(path)
         async with self._lock:
             msg = ipc.Query(next(self.worker.ids), kind, path, params or {})
             try:
-                done = await self.worker.request(msg, self.settings.query_timeout_s)
+                done = await self.worker.request(msg, self.settings.query_timeout_s, on_progress)
             except WorkerGone as gone:
                 self.restarts += 1
                 asyncio.create_task(self._restart())

@@ -46,6 +46,12 @@ class Progress(msgspec.Struct, tag="progress"):
     line: int  # 0-based line of the step just finished
 
 
+class QueryProgress(msgspec.Struct, tag="query_progress"):
+    id: int
+    message: str
+    fraction: float
+
+
 class RunDone(msgspec.Struct, tag="run_done"):
     id: int
     trace: Trace | None
@@ -68,7 +74,7 @@ class Dying(msgspec.Struct, tag="dying"):
 
 
 ToWorker = Union[RunScript, Cancel, Query, Shutdown]
-FromWorker = Union[Ready, Progress, RunDone, QueryDone, Dying]
+FromWorker = Union[Ready, Progress, QueryProgress, RunDone, QueryDone, Dying]
 
 _HEADER = struct.Struct("<I")
 _encoder = msgspec.msgpack.Encoder()

@@ -6,6 +6,8 @@ positions (0-based lines, UTF-16 columns) in the file they name.
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Literal
 
 import msgspec
@@ -140,6 +142,13 @@ class Trace(msgspec.Struct):
 
     def top_level_steps(self) -> list[Step]:
         return [s for s in self.steps if s.parent is None]
+
+
+def norm_path(path: str) -> str:
+    """Absolute file paths; names of unsaved buffers (``untitled:...``) stay as they are."""
+    if re.match(r"^[a-zA-Z][\w+.-]*:", path) and not os.path.isabs(path):
+        return path
+    return os.path.abspath(path)
 
 
 def zero_range() -> Range:

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from . import adapter, memo
 from .problems import ProblemBuilder
 from .textpos import LineIndex
-from .trace import Argument, Location, MemoryDef, ProcDef, Range, Step, Target, Trace
+from .trace import Argument, Location, MemoryDef, ProcDef, Range, Step, Target, Trace, norm_path
 
 
 class RunCancelled(BaseException):
@@ -144,7 +144,7 @@ class Tracer:
 class _ScriptRun:
     def __init__(self, tracer: Tracer, path, source, version, on_progress, cancelled):
         self.t = tracer
-        self.path = os.path.abspath(path)
+        self.path = norm_path(path)
         self.source = source
         self.version = version
         self.on_progress = on_progress
@@ -395,7 +395,9 @@ class _ScriptRun:
         return p
 
     def _note_defined(self, p) -> None:
-        self.defined.append((adapter.proc_name(p), p))
+        si = adapter.proc_srcinfo(p)
+        if si is not None and os.path.abspath(si.filename or "") == self.path:
+            self.defined.append((adapter.proc_name(p), p))
         h = self.t.registry.handle(p)
         self.algorithms.setdefault(h, p)
 
@@ -553,7 +555,9 @@ class _ScriptRun:
 
     def _proc_defs(self, proc_objects: dict[str, Any]) -> list[ProcDef]:
         seen: dict[int, ProcDef] = {}
-        for _, p in self.defined + list(proc_objects.items()):
+        # Procs written in this script in definition order, then the rest in scope by name
+        # (modules imported for the first time define theirs mid-run: not an order to keep).
+        for _, p in self.defined + sorted(proc_objects.items()):
             h = self.t.registry.handle(p)
             if h in seen:
                 continue

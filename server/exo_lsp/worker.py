@@ -18,6 +18,7 @@ import time
 import traceback
 
 from . import ipc
+from . import worker_api
 from .worker_api import QUERY_HANDLERS, load_handlers
 
 class Worker:
@@ -83,12 +84,15 @@ class Worker:
                     self.cancelled.discard(msg.id)
             elif isinstance(msg, ipc.Query):
                 handler = QUERY_HANDLERS.get(msg.kind)
+                worker_api._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
                 try:
                     if handler is None:
                         raise KeyError(f"unknown query {msg.kind!r}")
                     self.send(ipc.QueryDone(msg.id, handler(tracer, msg.path, msg.params)))
                 except Exception as exc:  # a bad question must not end the worker
                     self.send(ipc.QueryDone(msg.id, None, f"{type(exc).__name__}: {exc}"))
+                finally:
+                    worker_api._progress = None
 
     def guard_exit(self) -> None:
         """Say where the script called os._exit before the process goes."""

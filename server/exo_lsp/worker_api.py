@@ -13,7 +13,16 @@ from typing import Any, Callable
 
 QUERY_HANDLERS: dict[str, Callable[[Any, str, dict], Any]] = {}
 
-HANDLER_MODULES = ["exo_lsp.queries", "exo_lsp.resolve_queries", "exo_lsp.action_queries", "exo_lsp.view_queries"]
+HANDLER_MODULES = ["exo_lsp.queries", "exo_lsp.resolve_queries", "exo_lsp.action_queries", "exo_lsp.view_queries", "exo_lsp.simulate_queries"]
+
+
+_progress: Callable[[str, float], None] | None = None
+
+
+def report_progress(message: str, fraction: float) -> None:
+    """Tell the server how far a long query has got (no-op outside a query)."""
+    if _progress is not None:
+        _progress(message, fraction)
 
 
 def query(kind: str):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURE_MODULES = ["views", "resolve", "actions"]
+FEATURE_MODULES = ["views", "resolve", "actions", "simulate"]
 
 
 def register_all(server) -> None:
