@@ -89,4 +89,9 @@ p = unroll_buffer(p, "acc : _", 0)
 p = unroll_buffer(p, "kernel_tile : _", 0)
 p = reuse_buffer(p, "kernel_tile_0 : _", "kernel_tile_3 : _")
 
+# The CPU builds the next channel's im2col tile while the accelerator may still be loading
+# this one (RVM does not block the CPU): one tile per channel, so no store overtakes a load.
+p = expand_dim(p, "y : _", 4, "c")
+p = lift_alloc(p, "y : _")
+
 conv1d_rvm = p
