@@ -327,7 +327,10 @@ async function runDom(name, run) {
 
     if (trusted && has("hover")) {
       await step("hover on a pattern string shows the matched code [hover]", async () => {
-        const token = page.locator(".view-line span", { hasText: '"for i in _:_"' }).first();
+        // The `for` inside the pattern string (semantic tokens split the string into spans;
+        // Monaco renders spaces as U+00A0, hence \s).
+        const line = page.locator(".view-line", { hasText: /divide_loop\(p,\s"for\si\sin\s_:_"/ }).first();
+        const token = line.locator("span span", { hasText: /^for$/ }).first();
         await token.hover();
         const hover = page.locator(".monaco-hover:visible").first();
         await hover.waitFor({ timeout: 20_000 });
