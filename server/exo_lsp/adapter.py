@@ -405,7 +405,7 @@ def outline(p: Procedure) -> ProcOutline:
     return o
 
 
-_SRC_LOC = re.compile(r"(?P<file>[^\s:]+\.py):(?P<line>\d+):(?P<col>\d+)")
+_SRC_LOC = re.compile(r"(?P<file>[^\s:()@]+\.py):(?P<line>\d+):(?P<col>\d+)")
 
 
 def clean_message(message: str, op: str | None) -> str:

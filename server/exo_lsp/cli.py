@@ -124,6 +124,8 @@ async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout:
 async def _simulate(args) -> int:
     import msgspec
 
+    from exo_lsp_protocol.simulate import SimulationResult
+
     from .features.views import select_handle
 
     engine = Engine(Settings(timeout_s=args.timeout))
@@ -149,9 +151,9 @@ async def _simulate(args) -> int:
         )
     finally:
         await engine.shutdown()
+    result = msgspec.convert(answer["result"], SimulationResult)
     if args.json:
-        sys.stdout.write(msgspec.json.encode(answer["result"]).decode() + "\n")
+        sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     else:
         sys.stdout.write(answer["report"].rstrip("\n") + "\n")
-    result = answer["result"]
     return 0 if result.ok and result.correct else 1

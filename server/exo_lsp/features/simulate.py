@@ -47,8 +47,8 @@ def register(server) -> None:
     from ..server import params_as
 
     @server.command(COMMAND)
-    async def on_simulate(ls, arguments: Any) -> dict:
-        items = list(arguments or [])
+    async def on_simulate(ls, *items: Any) -> dict:
+        # pygls passes the command's arguments as positional parameters
         if not items:
             return msgspec.to_builtins(m.SimulateResponse(result=None, report="", error="missing argument {uri}"))
         args = params_as(items[0], m.SimulateArgs)

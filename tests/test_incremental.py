@@ -1,0 +1,137 @@
+"""Incremental re-runs give exactly what a cold run gives, on random edit sequences.
+
+The tracer memoizes scheduling calls and @proc definitions across runs; a stale entry
+would show up here as a step, a problem, a range or a proc text that differs from a run
+with empty memo tables.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exo_lsp import adapter
+from exo_lsp.tracer import Tracer
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+_incremental = Tracer()
+_cold = Tracer()
+
+
+def schedule_lines(text: str) -> list[int]:
+    return [i for i, line in enumerate(text.splitlines()) if re.match(r"p = \w+\(", line)]
+
+
+@st.composite
+def edit(draw, text: str):
+    lines = text.splitlines()
+    sched = schedule_lines(text)
+    kind = draw(st.sampled_from(["delete", "duplicate", "swap", "number", "comment", "comment_top"]))
+    i = draw(st.sampled_from(sched))
+    if kind == "delete":
+        del lines[i]
+    elif kind == "duplicate":
+        lines.insert(i, lines[i])
+    elif kind == "swap":
+        j = sched[min(sched.index(i) + 1, len(sched) - 1)]
+        lines[i], lines[j] = lines[j], lines[i]
+    elif kind == "number":
+        numbers = list(re.finditer(r"\b\d+\b", lines[i]))
+        if numbers:
+            m = draw(st.sampled_from(numbers))
+            new = draw(st.sampled_from(["1", "2", "3", "4", "8", "16"]))
+            lines[i] = lines[i][: m.start()] + new + lines[i][m.end() :]
+    elif kind == "comment":
+        lines.insert(i, "# a note about the next step")
+    else:
+        lines.insert(0, "# a note at the top: every position below moves")
+    return "\n".join(lines) + "\n"
+
+
+def normalized(tracer: Tracer, state) -> dict:
+    """The trace with run-specific numbers (times, handles, cache flags) taken out."""
+    t = state.trace
+    handles: dict[int, int] = {}
+
+    def h(x):
+        if x is None:
+            return None
+        return handles.setdefault(x, len(handles))
+
+    steps = []
+    for s in t.steps:
+        out = tracer.registry.get(s.proc_out) if s.proc_out is not None else None
+        steps.append(
+            (
+                s.index, s.parent, s.op, s.range, s.line, tuple(s.arguments), s.proc_name,
+                h(s.proc_in), h(s.proc_out), tuple(s.targets), s.ok, s.error, s.changed,
+                tuple(s.children), adapter.proc_text_fast(out) if out is not None else None,
+            )
+        )
+    return {
+        "ok": t.ok,
+        "steps": steps,
+        "problems": [(p.path, p.range, p.severity, p.message, p.code, tuple(p.related), p.step) for p in t.problems],
+        "procs": [(p.name, p.is_instr, p.location, p.instr) for p in t.procs],
+        "memories": t.memories,
+        "output": t.output,
+    }
+
+
+def check_sequence(path: pathlib.Path, texts: list[str]) -> None:
+    for text in texts:
+        inc = _incremental.run(str(path), text, None)
+        inc_n = normalized(_incremental, inc)
+        cold = _cold.run(str(path), text, None, use_memo=False)
+        assert inc_n == normalized(_cold, cold)
+
+
+@st.composite
+def edit_sequence(draw, path: pathlib.Path, n: int):
+    text = path.read_text()
+    texts = []
+    for _ in range(n):
+        text = draw(edit(text))
+        texts.append(text)
+    return texts
+
+
+MATMUL = EXAMPLES / "matmul.py"
+CONV1D = EXAMPLES / "conv1d.py"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edit_sequence(MATMUL, 3))
+def test_incremental_equals_cold_matmul(texts):
+    check_sequence(MATMUL, [MATMUL.read_text(), *texts])
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edit_sequence(CONV1D, 2))
+def test_incremental_equals_cold_conv1d(texts):
+    check_sequence(CONV1D, [CONV1D.read_text(), *texts])
+
+
+def test_unchanged_rerun_is_fully_cached():
+    text = MATMUL.read_text()
+    _incremental.run(str(MATMUL), text, None)
+    again = _incremental.run(str(MATMUL), text, None).trace
+    primitives = [s for s in again.steps]
+    assert primitives and all(s.cached for s in primitives)
+    assert again.cached_steps == len(primitives)
+
+
+def test_edit_near_end_reuses_the_prefix():
+    text = CONV1D.read_text()
+    _incremental.run(str(CONV1D), text, None)
+    edited = text.replace('p = lift_alloc(p, "y : _")\n\nconv1d_rvm', 'p = simplify(p)\n\nconv1d_rvm')
+    assert edited != text
+    trace = _incremental.run(str(CONV1D), edited, None).trace
+    assert trace.ok
+    assert len(trace.steps) == 47
+    assert [s.cached for s in trace.steps] == [True] * 46 + [False]
+    assert trace.steps[-1].op == "simplify"
