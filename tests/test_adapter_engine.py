@@ -152,6 +152,8 @@ def test_messages_get_the_real_op_name():
     msg = "<<<unknown directive>>>: cannot perfectly divide '16' by 5"
     assert adapter.clean_message(msg, "divide_loop") == "divide_loop: cannot perfectly divide '16' by 5"
     assert adapter.clean_message(msg, None) == "cannot perfectly divide '16' by 5"
+    long = "cannot unify a <class 'abc.LoopIR.For'> statement (@/x/y/isa.py:106:8) with a <class 'abc.LoopIR.Assign'> statement"
+    assert adapter.clean_message(long, "replace") == "cannot unify a For statement (isa.py:106:8) with a Assign statement"
     assert adapter.locations_in_message("bad (@/a/b.py:12:8) with (@/c.py:3:4)") == [("/a/b.py", 12, 8), ("/c.py", 3, 4)]
 
 

@@ -415,6 +415,10 @@ def clean_message(message: str, op: str | None) -> str:
         text = text.replace(_UNKNOWN_DIRECTIVE, op)
     elif text.startswith(_UNKNOWN_DIRECTIVE + ": "):
         text = text[len(_UNKNOWN_DIRECTIVE) + 2 :]
+    # "<class 'abc.LoopIR.For'> statement (@/long/path/isa.py:106:8)" -> "For statement (isa.py:106:8)";
+    # the full locations stay available to locations_in_message on the original message.
+    text = re.sub(r"<class '[\w.]*?\.(\w+)'>", r"\1", text)
+    text = re.sub(r"\(@[^\s()]*?([^/\s()]+\.py:\d+:\d+)\)", r"(\1)", text)
     return text
 
 

@@ -40,6 +40,9 @@ EXPECTED = {
     "proc_body_error.py": [
         ((9, 23, 9, 24), 1, "ParseError in @proc: variable 'z' undefined"),
     ],
+    "replace_fails.py": [
+        ((15, 4, 15, 47), 1, "replace failed: cannot unify a For statement (isa.py:106:8) with a Assign statement (replace_fails.py:13:12)"),
+    ],
     "noop_steps.py": [
         ((15, 4, 15, 23), 2, "`simplify` changed nothing"),
         ((16, 4, 16, 29), 2, "`replace_all` replaced nothing: the proc is the same before and after this step; the body matches at `for i in seq(0, 4):` but the memories differ"),
@@ -69,4 +72,13 @@ async def test_pattern_miss_points_at_the_proc_view(client: LanguageClient):
     assert rel.location.uri.endswith("?proc=scale&step=1")
     view = await client.protocol.send_request_async("exo/viewText", {"uri": rel.location.uri})
     assert "for io in seq(0, n / 4):" in view.text
+    close_script(client, uri)
+
+
+async def test_op_failure_relates_the_statements_exo_names(client: LanguageClient):
+    uri, _ = await open_script(client, EXAMPLES / "broken" / "replace_fails.py")
+    [d] = client.diagnostics[uri]
+    locations = [(r.location.uri, rng(r.location)) for r in d.related_information]
+    isa = (EXAMPLES.parent / "server" / "exo_lsp" / "rvm" / "isa.py").as_uri()
+    assert locations == [(isa, (105, 8, 105, 27)), ((EXAMPLES / "broken" / "replace_fails.py").as_uri(), (12, 12, 12, 33))]
     close_script(client, uri)

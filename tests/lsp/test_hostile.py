@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import pytest_lsp
+from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, close_script, init_params, open_script, rng, server_config
+from .helpers import EXAMPLES, change_script, close_script, init_params, open_script, rng, server_config
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -59,4 +62,37 @@ async def test_crash_and_restart_show_in_run_status(client: LanguageClient, tmp_
     uri, status = await open_script(client, script)
     assert status["state"] == "crashed"
     assert "os._exit(7)" in status["message"] and "restarted" in status["message"]
+    close_script(client, uri)
+
+
+async def test_a_newer_version_cancels_the_stale_run(client: LanguageClient, tmp_path):
+    marker = tmp_path / "finished.txt"
+    slow = HEADER + (
+        "import time\n"
+        "@proc\n"
+        "def f(x: f32[8]):\n"
+        "    for i in seq(0, 8):\n"
+        "        x[i] = 1.0\n"
+        "p = f\n"
+        "for k in range(40):\n"
+        "    time.sleep(0.1)\n"
+        "    p = rename(p, f'f{k}')\n"
+        f"open({str(marker)!r}, 'w').write('the stale run went on')\n"
+    )
+    script = tmp_path / "slow.py"
+    script.write_text(slow)
+    uri = script.resolve().as_uri()
+    since = len(client.run_status)
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=slow))
+    )
+    while not any(s["uri"] == uri and s["state"] == "running" for s in client.run_status[since:]):
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    status = await change_script(client, uri, HEADER + "p = 1\n", 2)
+    assert status["state"] == "ok"
+    assert not [s for s in client.run_status[since:] if s["version"] == 1 and s["state"] in ("ok", "errors", "crashed")]
+    # the worker dropped the stale run at its next scheduling call: it never got to the end
+    await asyncio.sleep(1.0)
+    assert not marker.exists()
     close_script(client, uri)
