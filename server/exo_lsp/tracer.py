@@ -297,28 +297,8 @@ class _ScriptRun:
             for i, a in enumerate(arguments):
                 arguments[i] = Argument(a.name, None, a.text, a.kind)
             rng, script_frame = parent.range, self.runtime[parent.index].frame
-        p_in = raw.get("proc")
-        h_in = self.t.registry.handle(p_in) if adapter.is_procedure(p_in) else None
-        step = Step(
-            index=len(self.steps),
-            parent=None if parent is None else parent.index,
-            op=name,
-            range=rng,
-            line=rng.start.line,
-            arguments=arguments,
-            proc_name=adapter.proc_name(p_in) if h_in else "",
-            proc_in=h_in,
-            proc_out=None,
-            targets=[],
-            ok=False,
-            error=None,
-            changed=None,
-            cached=False,
-            ms=0.0,
-        )
-        self.steps.append(step)
         rt = StepRuntime(op=op, raw=raw, frame=script_frame)
-        self.runtime[step.index] = rt
+        step = self._new_step(name, None if parent is None else parent.index, rng, arguments, raw.get("proc"), rt)
         key, pins = self._op_key(name, raw)
         call = _OpenCall(step, rt, time.perf_counter(), key, pins)
         self.open.append(call)
@@ -419,27 +399,33 @@ class _ScriptRun:
         raw = {p: inner.f_locals.get(p) for p in params}
         node_args = self._helper_arguments(params, site, raw)
         p_in = raw.get(params[0]) if params else None
+        step = self._new_step(code.co_name, None, site.range, node_args, p_in, StepRuntime(raw=raw, frame=f))
+        # a helper is fine until a child fails; it is "cached" while all its children are
+        step.ok, step.changed, step.cached = True, False, True
+        self.helper_parents[id(inner)] = (inner, step)
+        return step
+
+    def _new_step(self, op: str, parent: int | None, rng: Range, arguments, p_in, rt: StepRuntime) -> Step:
         h_in = self.t.registry.handle(p_in) if adapter.is_procedure(p_in) else None
         step = Step(
             index=len(self.steps),
-            parent=None,
-            op=code.co_name,
-            range=site.range,
-            line=site.range.start.line,
-            arguments=node_args,
+            parent=parent,
+            op=op,
+            range=rng,
+            line=rng.start.line,
+            arguments=arguments,
             proc_name=adapter.proc_name(p_in) if h_in else "",
             proc_in=h_in,
             proc_out=None,
             targets=[],
-            ok=True,
+            ok=False,
             error=None,
-            changed=False,
-            cached=True,
+            changed=None,
+            cached=False,
             ms=0.0,
         )
         self.steps.append(step)
-        self.runtime[step.index] = StepRuntime(raw=raw, frame=f)
-        self.helper_parents[id(inner)] = (inner, step)
+        self.runtime[step.index] = rt
         return step
 
     def _helper_arguments(self, params, site: _CallSite, raw) -> list[Argument]:
