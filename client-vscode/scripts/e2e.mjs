@@ -349,6 +349,16 @@ async function runDom(name, run) {
       });
     }
 
+    if (trusted && has("simulate")) {
+      await step("Exo: Compile & Simulate shows the report beside [simulate]", async () => {
+        await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().click();
+        await palette(page, "Exo: Compile & Simulate");
+        await page.locator(".tabs-container .tab", { hasText: "Preview conv1d.py.simulation.md" }).waitFor({ timeout: 120_000 });
+        await sleep(1500); // let the preview render for the screenshot
+        await page.screenshot({ path: path.join(p.out, "simulation-report.png") });
+      });
+    }
+
     if (trusted) {
       await step("a missing interpreter shows an error with the install command", async () => {
         // As if the user pointed exo.python at a Python that is gone.

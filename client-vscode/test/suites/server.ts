@@ -56,7 +56,15 @@ featureTest("codelens", "code lenses on the schedule", async () => {
     10,
   )) as vscode.CodeLens[];
   assert.ok(lenses.length > 0, "some code lenses");
-  assert.ok(lenses.some((l) => l.command?.title), "lenses have titles");
+  assert.ok(lenses.every((l) => l.command?.title), "lenses have titles");
+  // A lens runs one of the client's commands: it opens the proc after the step it names.
+  const lens = lenses.find((l) => l.command?.command === "exo.showProc");
+  assert.ok(lens?.command?.arguments, "a Show Scheduled Proc lens");
+  const arg = lens.command.arguments[0] as { proc: string; step: number };
+  const uri = (await vscode.commands.executeCommand(lens.command.command, ...lens.command.arguments)) as vscode.Uri;
+  assert.equal(uri.query, `proc=${arg.proc}&step=${arg.step}`);
+  const doc = await vscode.workspace.openTextDocument(uri);
+  assert.match(doc.getText(), new RegExp(`def ${arg.proc}\\(`));
 });
 
 featureTest("inlay", "inlay hints on the schedule", async () => {
