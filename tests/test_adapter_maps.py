@@ -138,7 +138,7 @@ def test_c_map_on_conv1d(conv1d):
             assert line.startswith("if (") and c[first[1] - 1].strip() == "}"
         elif st.kind == "alloc":
             name = str(node.name)
-            assert line in (f'#define {name} "m{line[-2]}"', f"static int32_t {name}[4 * 4];"), line
+            assert line in (f'#define {name} "m{line[-2]}"', f"static int32_t {name}[4 * 4 * 4];"), line
             assert [c[a].strip() for a, _ in rest] == ([f"#undef {name}"] if node.mem.name() == "RVM_TILE" else [])
         elif st.kind == "call":
             opcode = re.match(r'asm volatile\("(\S+) ', node.f.instr.c_instr)[1]

@@ -116,6 +116,7 @@ class Tracer:
         cancelled: Callable[[], bool] = lambda: False,
         use_memo: bool = True,
     ) -> RunState:
+        adapter.install_hooks()  # idempotent; something may have taken them off since
         if not use_memo:
             self.ops.clear()
             self.procs.clear()

@@ -93,6 +93,8 @@ CONV1D_PATTERNS = [
     (88, 21, 38, "kernel_tile : _", "allocation", "kernel_tile : i32[4, 4, 4] @RVM_TILE  # ◀ selected"),
     (89, 20, 39, "kernel_tile_0 : _", "allocation", "kernel_tile_0 : i32[4, 4] @RVM_TILE  # ◀ selected"),
     (89, 41, 60, "kernel_tile_3 : _", "allocation", "kernel_tile_3 : i32[4, 4] @RVM_TILE  # ◀ selected"),
+    (93, 18, 25, "y : _", "allocation", "y : i32[4, 4] @DRAM_STATIC  # ◀ selected"),
+    (94, 18, 25, "y : _", "allocation", "y : i32[4, 4, 4] @DRAM_STATIC  # ◀ selected"),
 ]
 
 
@@ -284,6 +286,8 @@ CONV1D_HINTS = {
     87: (34, "→ acc : i32[4, 4, 4] @RVM_TILE"),
     88: (42, "→ kernel_tile : i32[4, 4, 4] @RVM_TILE"),
     89: (61, "→ kernel_tile_0 : i32[4, 4] @RVM_TILE; kernel_tile_3 : i32[4, 4] @RVM_TILE"),
+    93: (34, "→ y : i32[4, 4, 4] @DRAM_STATIC"),
+    94: (26, "→ y : i32[4, 4, 4] @DRAM_STATIC"),
 }
 
 

@@ -66,7 +66,7 @@ async def conv1d(client: LanguageClient):
     uri, status = await open_script(client, CONV1D)
     assert status["state"] == "ok", status
     steps = (await request(client, "exo/steps", {"uri": uri}))["steps"]
-    assert len(steps) == 45
+    assert len(steps) == 47
     return uri, steps
 
 
@@ -126,8 +126,8 @@ async def test_proc_map_on_every_statement_of_the_final_proc(client, conv1d, sna
     final = snapshots[steps[-1]["line"]]
     text = str(final).split("\n")
     vm = await request(client, "exo/viewMap", {"uri": view("exo-proc", "last")})
-    assert vm["kind"] == "proc" and vm["proc"] == "conv1d_rvm" and vm["step"] == 44 and vm["aligned"]
-    assert vm["chain"] == list(range(45))
+    assert vm["kind"] == "proc" and vm["proc"] == "conv1d_rvm" and vm["step"] == 46 and vm["aligned"]
+    assert vm["chain"] == list(range(47))
     stmts = vm["statements"]
     assert stmts[0]["path"] == "" and stmts[0]["procLines"] == {"start": 0, "end": 2}
     paths = [s["path"] for s in stmts[1:]]
@@ -158,9 +158,9 @@ async def test_proc_map_on_every_statement_of_the_final_proc(client, conv1d, sna
 
 EXPECTED_MAKERS = {
     # own line -> (made by: script line 1-based or None for the algorithm, last changed by)
-    "rvm_mld(data_tile[0:4, 0:4], y[0:4, 0:4])": (78, 78),
+    "rvm_mld(data_tile[0:4, 0:4], y[c, 0:4, 0:4])": (78, 94),
     "acc_0 : i32[4, 4] @RVM_TILE": (88, 88),
-    "y : i32[4, 4] @DRAM_STATIC": (None, 73),
+    "y : i32[4, 4, 4] @DRAM_STATIC": (None, 94),
     "data_tile : i32[4, 4] @RVM_TILE": (69, 76),
     "for ji in seq(0, 4):": (48, 48),
     "for c in seq(0, 4):": (None, None),
@@ -191,7 +191,7 @@ async def test_proc_statement_goes_to_algorithm_and_schedule_lines(client, conv1
         for d in defs[1:]:  # schedule lines: the whole call
             assert script[d.range.start.line][d.range.start.character:].startswith("p = ") is False
             assert script[d.range.start.line][d.range.start.character:].split("(")[0] in {
-                steps[i]["op"] for i in range(45)}
+                steps[i]["op"] for i in range(47)}
 
 
 async def test_every_c_line_of_a_statement_goes_to_its_proc_statement(client, conv1d, snapshots):
