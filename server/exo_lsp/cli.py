@@ -90,6 +90,8 @@ async def _trace(file: str, timeout: float) -> int:
         target = s.targets[0].text if s.targets else ""
         if len(s.targets) > 1:
             target += f" (+{len(s.targets) - 1})"
+        if len(target) > 48:
+            target = target[:47] + "…"
         status = "" if s.ok else "  FAILED: " + (s.error or "").splitlines()[0]
         print(f"{s.line + 1:>5}  {indent}{s.op:<18} {target:<48} {s.ms:8.1f} ms{status}")
     print(f"{len(trace.steps)} steps, {trace.ms:.0f} ms, {len(trace.problems)} problems")
