@@ -41,9 +41,9 @@ def server_config(**env: str) -> ClientServerConfig:
     )
 
 
-def init_params(**options: Any) -> lsp.InitializeParams:
+def init_params(capabilities: lsp.ClientCapabilities | None = None, **options: Any) -> lsp.InitializeParams:
     return lsp.InitializeParams(
-        capabilities=lsp.ClientCapabilities(),
+        capabilities=capabilities or lsp.ClientCapabilities(),
         initialization_options={"trusted": True, "debounceMs": 50, **options},
     )
 
@@ -104,3 +104,10 @@ def close_script(client: LanguageClient, uri: str) -> None:
 def rng(d: lsp.Diagnostic) -> tuple[int, int, int, int]:
     r = d.range
     return (r.start.line, r.start.character, r.end.line, r.end.character)
+
+
+def editor_capabilities() -> lsp.ClientCapabilities:
+    """What VS Code-like clients declare for the features the tests look at."""
+    return lsp.ClientCapabilities(
+        text_document=lsp.TextDocumentClientCapabilities(inlay_hint=lsp.InlayHintClientCapabilities())
+    )

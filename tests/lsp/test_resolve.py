@@ -10,7 +10,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, ROOT, change_script, init_params, open_script, server_config
+from .helpers import EXAMPLES, ROOT, change_script, editor_capabilities, init_params, open_script, server_config
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -20,7 +20,7 @@ MARK = "# ◀"
 
 @pytest_lsp.fixture(config=server_config(), scope="module")
 async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params())
+    await lsp_client.initialize_session(init_params(editor_capabilities()))
     yield
     await lsp_client.shutdown_session()
 

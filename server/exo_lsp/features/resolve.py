@@ -568,6 +568,23 @@ def register(server) -> None:
             if t.path != path:
                 title += f" in {t.path.rsplit('/', 1)[-1]}"
             lenses.append(lsp.CodeLens(range=_lsp_range(rng), command=lsp.Command(title=title, command="exo.showProc", arguments=[arg])))
+        if not _client_has_inlay_hints(ls):
+            lenses += await step_lenses(ls, uri)
+        return lenses
+
+    async def step_lenses(ls, uri: str) -> list[lsp.CodeLens]:
+        """Where the client shows no inlay hints, each step's preview becomes a code lens
+        above the call (clicking it opens the proc after that step)."""
+        trace = ls.trace_for(uri)
+        if trace is None or not trace.steps:
+            return []
+        got = await get().query("resolve.inlay", trace, {}) or {}
+        lenses = []
+        for i, label in sorted(got.get("steps", {}).items(), key=lambda kv: int(kv[0])):
+            s = trace.steps[int(i)]
+            arg = {"uri": uri, "proc": s.proc_name, "step": s.index}
+            head = Range(s.range.start, s.range.start)
+            lenses.append(lsp.CodeLens(range=_lsp_range(head), command=lsp.Command(title=label, command="exo.showProc", arguments=[arg])))
         return lenses
 
     @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)
@@ -588,6 +605,12 @@ def register(server) -> None:
     listeners = getattr(server, "run_listeners", None)
     if listeners is not None:
         listeners.append(_refresh)
+
+
+def _client_has_inlay_hints(ls) -> bool:
+    caps = getattr(ls, "client_capabilities", None)
+    td = getattr(caps, "text_document", None) if caps else None
+    return getattr(td, "inlay_hint", None) is not None
 
 
 def _lsp_range_to_range(r: lsp.Range) -> Range:

@@ -1,0 +1,38 @@
+"""A client without inlay hints gets each step's preview as a code lens instead."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from .helpers import EXAMPLES, close_script, init_params, open_script, server_config
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_lsp.fixture(config=server_config(), scope="module")
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(init_params())  # declares no inlay hint support
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_step_previews_become_code_lenses(client: LanguageClient):
+    uri, status = await open_script(client, EXAMPLES / "matmul.py")
+    assert status["state"] == "ok"
+    lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    steps = [(lens.range.start.line, lens.range.start.character, lens.command.title, lens.command.arguments[0]["step"])
+             for lens in lenses if lens.range.start.line >= 17]
+    assert steps == [
+        (17, 4, "→ for i in seq(0, 16)", 0),
+        (18, 4, "→ for j in seq(0, 16)", 1),
+        (19, 4, "→ for ii in seq(0, 4)", 2),
+        (20, 4, "→ gap after: C[4 * io + ii, 4 * jo + ji] = 0.0", 3),
+        (21, 4, "→ for ji in seq(0, 4)", 4),
+        (22, 4, "→ for ii in seq(0, 4)", 5),
+        (23, 4, "→ for ji in seq(0, 4) (#1 of 2)", 6),
+    ]
+    assert all(lens.command.command == "exo.showProc" for lens in lenses)
+    close_script(client, uri)
