@@ -96,6 +96,8 @@ function prepare(name, run) {
     "chat.disableAIFeatures": true,
     "window.restoreWindows": "none",
     "workbench.secondarySideBar.defaultVisibility": "hidden",
+    // The JSON-RPC traffic lands in artifacts/vscode/<run>/Exo.log.
+    "exo.trace.server": "messages",
   };
   if (run.workspacePython || run.userPython) {
     user["exo.python"] = run.python;
@@ -353,9 +355,22 @@ async function runDom(name, run) {
       await step("Exo: Compile & Simulate shows the report beside [simulate]", async () => {
         await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().click();
         await palette(page, "Exo: Compile & Simulate");
-        await page.locator(".tabs-container .tab", { hasText: "Preview conv1d.py.simulation.md" }).waitFor({ timeout: 120_000 });
-        await sleep(1500); // let the preview render for the screenshot
+        await page.locator(".tabs-container .tab", { hasText: "Exo: conv1d_rvm simulation" }).waitFor({ timeout: 120_000 });
+        await sleep(1500); // let the webview render for the screenshot
         await page.screenshot({ path: path.join(p.out, "simulation-report.png") });
+      });
+      await step("after simulating, the generated C shows cycles per line [simulate]", async () => {
+        await palette(page, "Exo: Show Generated C");
+        // Decorations after a line are CSS ::after content, not DOM text.
+        await page.waitForFunction(
+          () =>
+            [...document.querySelectorAll(".view-line span")].some((e) =>
+              /\d+ cycles \(\d+\.\d %\)/.test(getComputedStyle(e, "::after").content),
+            ),
+          undefined,
+          { timeout: 30_000 },
+        );
+        await page.screenshot({ path: path.join(p.out, "c-view-cycles.png") });
       });
     }
 

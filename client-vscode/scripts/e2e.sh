@@ -56,7 +56,7 @@ log "type-checking, bundling and packaging the extension"
 "$NODE" node_modules/typescript/bin/tsc -p client-vscode
 "$NODE" client-vscode/scripts/build.mjs --tests --minify
 "$NODE" node_modules/@vscode/vsce/vsce package --allow-missing-repository --skip-license --no-dependencies \
-  -o client-vscode/out/exo-lsp.vsix >/dev/null
+  --readme-path client-vscode/README.md -o client-vscode/out/exo-lsp.vsix >/dev/null
 
 log "VS Code e2e (code-server $CODE_SERVER_VERSION)"
 exec "$NODE" client-vscode/scripts/e2e.mjs "$@"

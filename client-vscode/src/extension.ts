@@ -25,6 +25,7 @@ import {
   TrustChangedParams,
   ViewsChangedParams,
 } from "./protocol";
+import { CycleDecorations } from "./cycles";
 import { compileAndSimulate, ReportProvider } from "./simulate";
 import { ClientState, StatusBar } from "./status";
 import {
@@ -87,6 +88,8 @@ export interface ExoApi {
   /** Starts the server if the gate (an open script that imports exo) has not done so yet. */
   ensureStarted(): Promise<ClientState>;
   request<R>(method: string, params: unknown): Promise<R>;
+  /** Lines of a visible exo-c view that show simulated cycles. */
+  cycleLines(viewUri: vscode.Uri): number;
 }
 
 class Exo implements vscode.Disposable {
@@ -104,6 +107,7 @@ class Exo implements vscode.Disposable {
   readonly status = new StatusBar();
   readonly views: ViewProvider;
   readonly reports = new ReportProvider();
+  readonly cycles = new CycleDecorations();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.views = new ViewProvider(this.request);
@@ -142,6 +146,7 @@ class Exo implements vscode.Disposable {
       settled: () => this.settled(),
       ensureStarted: () => this.ensureStarted(),
       request: <R>(method: string, params: unknown) => this.request<R>(method, params),
+      cycleLines: (uri: vscode.Uri) => this.cycles.decoratedLines(uri),
     };
   }
 
@@ -219,7 +224,10 @@ class Exo implements vscode.Disposable {
       }
       this.status.update(p);
     });
-    client.onNotification(Methods.viewsChanged, (p: ViewsChangedParams) => this.views.scriptChanged(p.scriptUri));
+    client.onNotification(Methods.viewsChanged, (p: ViewsChangedParams) => {
+      this.views.scriptChanged(p.scriptUri);
+      this.cycles.forgetScript(vscode.Uri.parse(p.scriptUri).path);
+    });
     client.onDidChangeState((e) => {
       if (e.newState === State.Stopped && this.client === client && this.state === "running") {
         this.setState("failed", "The Exo language server stopped; run “Exo: Restart Server”.");
@@ -316,6 +324,7 @@ class Exo implements vscode.Disposable {
     await this.stop();
     this.views.dispose();
     this.reports.dispose();
+    this.cycles.dispose();
     this.status.dispose();
     this.output.dispose();
   }
@@ -457,6 +466,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
     try {
       const done = await compileAndSimulate((c, a, token) => exo.sendCommand(c, a, token), exo.reports, args);
       exo.lastSimulation = done?.response;
+      const result = done?.response.result;
+      if (result?.lines?.length) {
+        exo.cycles.set(t.script, args.proc ?? result.proc, args.step ?? "last", result.lines);
+      }
       return done;
     } catch (e) {
       void vscode.window.showErrorMessage(`Exo: compile & simulate failed: ${errorText(e)}`);

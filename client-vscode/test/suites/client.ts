@@ -143,14 +143,29 @@ test("Compile & Simulate shows the markdown report beside", async () => {
   const done = (await vscode.commands.executeCommand("exo.compileAndSimulate")) as { reportUri: vscode.Uri };
   assert.ok(done, "command returned a result");
   assert.equal(api.lastSimulation?.result?.speedup, 8);
-  const report = vscode.workspace.textDocuments.find((d) => d.uri.toString() === done.reportUri.toString());
-  assert.ok(report, "report document open");
+  const report = await vscode.workspace.openTextDocument(done.reportUri);
   assert.match(report.getText(), /# Simulation of conv1d_rvm/);
   assert.match(report.getText(), new RegExp(`stub report for file://${escape(script.document.uri.path)}, step last`));
-  await waitFor(
-    () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).some((t) => t.input instanceof vscode.TabInputWebview && /markdown/i.test(t.input.viewType)),
-    "markdown preview tab",
+  const tab = await waitFor(
+    () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.includes("exo.simulationReport")),
+    "report tab",
   );
+  assert.equal(tab.label, "Exo: conv1d_rvm simulation");
+  assert.equal(vscode.window.activeTextEditor?.document.uri.toString(), script.document.uri.toString(), "focus stays in the script");
+});
+
+test("simulated cycles annotate the C view until the script runs again", async () => {
+  const api = await exoApi();
+  script = await vscode.window.showTextDocument(script.document, script.viewColumn);
+  const uri = (await vscode.commands.executeCommand("exo.showC")) as vscode.Uri;
+  assert.equal(uri.query, "proc=conv1d_rvm&step=last");
+  await waitFor(() => api.cycleLines(uri) === 2, "two lines with cycles");
+  script = await vscode.window.showTextDocument(script.document, script.viewColumn);
+  await script.edit((e) => e.insert(new vscode.Position(script.document.lineCount, 0), "# edited again\n"));
+  await waitFor(() => api.cycleLines(uri) === 0, "cycles gone after the re-run");
 });
 
 test("Restart Server restarts and reruns the open script", async () => {

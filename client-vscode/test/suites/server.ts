@@ -146,5 +146,10 @@ featureTest("simulate", "Compile & Simulate runs conv1d_rvm correctly and faster
   assert.equal(r.correct, true);
   assert.ok((r.speedup ?? 0) > 1, `speedup ${r.speedup}`);
   const report = await vscode.workspace.openTextDocument(done.reportUri);
-  assert.ok(report.getText().length > 50, "a report");
+  assert.match(report.getText(), /conv1d_rvm/);
+  assert.match(report.getText(), /[Ss]peedup/);
+  // The C view carries the cycles per line.
+  await vscode.window.showTextDocument(script.document, vscode.ViewColumn.One);
+  const c = (await vscode.commands.executeCommand("exo.showC")) as vscode.Uri;
+  await waitFor(() => api.cycleLines(c) > 0, "C lines with cycles");
 }, 120_000);

@@ -119,7 +119,9 @@ def simulate(ls, *args):
     arg = args[0] if args else {}
     time.sleep(0.3)
     proc = get(arg, "proc")
-    result = {"proc": proc, "algorithm": "conv1d", "compiler": "zig", "compiler_description": "stub", "seed": 0, "ok": True, "correct": True, "speedup": 8.0}
+    result = {"proc": proc, "algorithm": "conv1d", "compiler": "zig", "compiler_description": "stub", "seed": 0, "ok": True, "correct": True, "speedup": 8.0,
+              "lines": [{"c_line": 1, "cycles": 900, "instructions": 300, "stall_cycles": 50, "text": "a"},
+                        {"c_line": 3, "cycles": 100, "instructions": 100, "stall_cycles": 0, "text": "b"}]}
     report = f"# Simulation of {proc}\n\nstub report for {get(arg, 'uri')}, step {get(arg, 'step', 'last')}\n\n| speedup | 8.00x |\n|---|---|\n"
     return {"result": result, "report": report}
 
