@@ -21,6 +21,8 @@ import random
 import struct
 from dataclasses import dataclass
 
+from ..adapter import SizeExpr, SizeOp, proc_signature
+
 I32_RANGE = (-100, 100)
 FLOAT_RANGE = (-8, 8)
 
@@ -99,20 +101,17 @@ class Harness:
         return [a for a in self.args if a.kind != "size"]
 
 
-def _eval_size(e, sizes: dict[str, int], argname: str) -> int:
-    from exo.core.LoopIR import LoopIR
-
-    if isinstance(e, LoopIR.Const):
-        return int(e.val)
-    if isinstance(e, LoopIR.Read) and not e.idx:
-        nm = str(e.name)
-        if nm in sizes:
-            return int(sizes[nm])
+def _eval_size(e: SizeExpr, sizes: dict[str, int], argname: str) -> int:
+    if isinstance(e, int):
+        return e
+    if isinstance(e, str):
+        if e in sizes:
+            return int(sizes[e])
         raise HarnessError(
-            f"argument '{argname}' has symbolic size '{nm}' without a value: "
-            f"pass sizes={{'{nm}': N}}"
+            f"argument '{argname}' has symbolic size '{e}' without a value: "
+            f"pass sizes={{'{e}': N}}"
         )
-    if isinstance(e, LoopIR.BinOp):
+    if isinstance(e, SizeOp):
         a = _eval_size(e.lhs, sizes, argname)
         b = _eval_size(e.rhs, sizes, argname)
         ops = {"+": a + b, "-": a - b, "*": a * b}
@@ -122,7 +121,7 @@ def _eval_size(e, sizes: dict[str, int], argname: str) -> int:
             return a // b
         if e.op == "%" and b:
             return a % b
-    raise HarnessError(f"argument '{argname}': cannot evaluate size expression '{e}'")
+    raise HarnessError(f"argument '{argname}': cannot evaluate size expression '{e.text}'")
 
 
 MAX_ARG_BYTES = 128 * 1024
@@ -130,16 +129,13 @@ MAX_ARG_BYTES = 128 * 1024
 
 def make_harness(proc, sizes: dict[str, int] | None = None) -> Harness:
     """Build the harness for an ``exo.Procedure`` (or its LoopIR proc)."""
-    from exo.core.LoopIR import T
-
-    ir = getattr(proc, "_loopir_proc", proc)
+    sig = proc_signature(proc)
     sizes = dict(sizes or {})
-    name = str(ir.name)
+    name = sig.name
     args: list[ArgSpec] = []
-    for fa in ir.args:
-        an = str(fa.name)
-        ty = fa.type
-        if ty == T.size:
+    for fa in sig.args:
+        an = fa.name
+        if fa.kind == "size":
             if an not in sizes:
                 raise HarnessError(
                     f"{name}: size argument '{an}' has no value: pass sizes={{'{an}': N}}"
@@ -149,19 +145,19 @@ def make_harness(proc, sizes: dict[str, int] | None = None) -> Harness:
                 raise HarnessError(f"{name}: size argument '{an}' must be >= 0, got {v}")
             args.append(ArgSpec(an, "size", "size", "int_fast32_t", "i", 4, (), "", f"exo_arg_{an}", v))
             continue
-        if ty in (T.index, T.bool, T.stride) or not ty.is_numeric():
+        if fa.kind == "other":
             raise HarnessError(
-                f"{name}: argument '{an}' of type {ty} is not supported by the harness "
+                f"{name}: argument '{an}' of type {fa.type_text} is not supported by the harness "
                 f"(supported: sizes, scalars and tensors of {', '.join(_SCALARS)})"
             )
-        base = str(ty.basetype())
+        base = fa.elem_type
         if base not in _SCALARS:
             raise HarnessError(
                 f"{name}: argument '{an}' has element type {base}, not supported by the "
                 f"harness (supported: {', '.join(_SCALARS)})"
             )
         ctype, fmt, esz, _ = _SCALARS[base]
-        memname = fa.mem.name() if fa.mem is not None else "DRAM"
+        memname = fa.mem if fa.mem is not None else "DRAM"
         if "INTERLEAVED" in memname.upper():
             section = ".xheep_data_interleaved"
         elif memname in ("DRAM", "DRAM_STATIC"):
@@ -171,13 +167,13 @@ def make_harness(proc, sizes: dict[str, int] | None = None) -> Harness:
                 f"{name}: argument '{an}' lives in memory {memname}; the harness can only "
                 f"pass DRAM or DRAM_INTERLEAVED arguments"
             )
-        if ty.is_real_scalar():
+        if fa.kind == "scalar":
             args.append(ArgSpec(an, "scalar", base, ctype, fmt, esz, (), section, f"exo_arg_{an}"))
             continue
-        shape = tuple(_eval_size(e, sizes, an) for e in ty.shape())
+        shape = tuple(_eval_size(e, sizes, an) for e in fa.shape)
         if any(d <= 0 for d in shape):
             raise HarnessError(f"{name}: argument '{an}' has empty shape {list(shape)}")
-        kind = "window" if ty.is_win() else "tensor"
+        kind = "window" if fa.window else "tensor"
         spec = ArgSpec(an, kind, base, ctype, fmt, esz, shape, section, f"exo_arg_{an}")
         if spec.nbytes > MAX_ARG_BYTES:
             raise HarnessError(

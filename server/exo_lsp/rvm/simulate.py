@@ -24,6 +24,7 @@ from exo_lsp_protocol.simulate import (
     UnitUse,
 )
 
+from .. import adapter
 from .harness import Harness, HarnessError, make_harness
 from .isa import reset_rvm_state
 from .sim import DEFAULT_BUDGET, RawRun, SimulationError, machine_for
@@ -246,13 +247,13 @@ def compile_and_simulate(
         prof = get_profile(compiler)
     except ToolchainError as e:
         return SimulationResult(
-            proc=_name(proc), algorithm=_name(algorithm), compiler=compiler,
+            proc=adapter.proc_label(proc), algorithm=adapter.proc_label(algorithm), compiler=compiler,
             compiler_description="", seed=seed, ok=False, error=str(e), error_kind="toolchain",
             timing=tm.as_dict(), wall_seconds=time.perf_counter() - t0,
         )  # fmt: skip
     common = dict(
-        proc=_name(proc),
-        algorithm=_name(algorithm),
+        proc=adapter.proc_label(proc),
+        algorithm=adapter.proc_label(algorithm),
         compiler=compiler,
         compiler_description=prof.description,
         seed=seed,
@@ -315,13 +316,6 @@ def compile_and_simulate(
         stmts=stmts,
         wall_seconds=round(time.perf_counter() - t0, 4),
     )
-
-
-def _name(p) -> str:
-    try:
-        return str(p.name())
-    except Exception:
-        return str(getattr(getattr(p, "_loopir_proc", None), "name", "?"))
 
 
 # ---------------------------------------------------------------------------------------
