@@ -254,10 +254,8 @@ async function runExtensionHost(name, run) {
 // ---------------------------------------------------------------------------------------------
 // DOM smoke test of the packaged extension.
 
-function has(feature) {
-  const set = new Set(FEATURES.split(",").map((s) => s.trim()));
-  return set.has("all") || set.has(feature);
-}
+const FEATURE_SET = new Set(FEATURES.split(",").map((s) => s.trim()));
+const has = (feature) => FEATURE_SET.has("all") || FEATURE_SET.has(feature);
 
 async function runDom(name, run) {
   const p = prepare(name, run);

@@ -26,7 +26,7 @@ import {
   ViewsChangedParams,
 } from "./protocol";
 import { CycleDecorations } from "./cycles";
-import { compileAndSimulate, ReportProvider } from "./simulate";
+import { compileAndSimulate } from "./simulate";
 import { ClientState, StatusBar } from "./status";
 import {
   errorText,
@@ -106,7 +106,6 @@ class Exo implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel("Exo", { log: true });
   readonly status = new StatusBar();
   readonly views: ViewProvider;
-  readonly reports = new ReportProvider();
   readonly cycles = new CycleDecorations();
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -323,7 +322,6 @@ class Exo implements vscode.Disposable {
   async dispose(): Promise<void> {
     await this.stop();
     this.views.dispose();
-    this.reports.dispose();
     this.cycles.dispose();
     this.status.dispose();
     this.output.dispose();
@@ -464,13 +462,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
       args.step = arg.step;
     }
     try {
-      const done = await compileAndSimulate((c, a, token) => exo.sendCommand(c, a, token), exo.reports, args);
-      exo.lastSimulation = done?.response;
-      const result = done?.response.result;
+      const response = await compileAndSimulate((c, a, token) => exo.sendCommand(c, a, token), args);
+      exo.lastSimulation = response;
+      const result = response?.result;
       if (result?.lines?.length) {
         exo.cycles.set(t.script, args.proc ?? result.proc, args.step ?? "last", result.lines);
       }
-      return done;
+      return response;
     } catch (e) {
       void vscode.window.showErrorMessage(`Exo: compile & simulate failed: ${errorText(e)}`);
       return undefined;

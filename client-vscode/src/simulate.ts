@@ -1,35 +1,7 @@
-// "Exo: Compile & Simulate": run the server's simulator and show its markdown report beside
-// (rendered in a webview that does not take focus; the markdown stays readable as an
-// exo-report: document).
+// "Exo: Compile & Simulate": run the server's simulator and show its markdown report beside,
+// rendered in a webview that does not take focus.
 import * as vscode from "vscode";
 import { Methods, SimulateArgs, SimulateResponse, SimulationResult } from "./protocol";
-
-export const ReportScheme = "exo-report";
-
-/** Holds the last report per script and serves it as a read-only markdown document. */
-export class ReportProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
-  private readonly reports = new Map<string, string>();
-  private readonly emitter = new vscode.EventEmitter<vscode.Uri>();
-  readonly onDidChange = this.emitter.event;
-  private readonly registration = vscode.workspace.registerTextDocumentContentProvider(ReportScheme, this);
-
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.reports.get(uri.path) ?? "_No simulation report yet: run **Exo: Compile & Simulate**._\n";
-  }
-
-  /** Stores the report and returns the URI of its document. */
-  set(script: vscode.Uri, markdown: string): vscode.Uri {
-    const uri = vscode.Uri.from({ scheme: ReportScheme, path: `${script.path}.simulation.md` });
-    this.reports.set(uri.path, markdown);
-    this.emitter.fire(uri);
-    return uri;
-  }
-
-  dispose(): void {
-    this.registration.dispose();
-    this.emitter.dispose();
-  }
-}
 
 export type CommandSender = (
   command: string,
@@ -39,9 +11,8 @@ export type CommandSender = (
 
 export async function compileAndSimulate(
   send: CommandSender,
-  reports: ReportProvider,
   args: SimulateArgs,
-): Promise<{ response: SimulateResponse; reportUri: vscode.Uri } | undefined> {
+): Promise<SimulateResponse | undefined> {
   const script = vscode.Uri.parse(args.uri);
   const what = args.proc ?? script.path.split("/").pop();
   const response = await vscode.window.withProgress(
@@ -57,7 +28,6 @@ export async function compileAndSimulate(
   }
   const result = response.result ?? null;
   const markdown = response.report || summary(result, response.error);
-  const reportUri = reports.set(script, markdown);
   await ReportPanel.show(`Exo: ${result?.proc ?? what} simulation`, markdown);
   if (!result || !result.ok) {
     const why = response.error ?? result?.error ?? "see the report";
@@ -65,7 +35,7 @@ export async function compileAndSimulate(
   } else if (result.correct === false) {
     void vscode.window.showWarningMessage(`Exo: ${what} computes wrong results in simulation; see the report.`);
   }
-  return { response, reportUri };
+  return response;
 }
 
 /** One webview beside the editor, reused for every report, rendered by VS Code's markdown. */

@@ -10,6 +10,8 @@ export class StatusBar implements vscode.Disposable {
   private latest: string | undefined;
   private clientState: ClientState = "stopped";
   private clientDetail = "";
+  /** the state the item shows (a run state, or the client's when no server runs) */
+  private shownState = "stopped";
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor() {
@@ -46,8 +48,6 @@ export class StatusBar implements vscode.Disposable {
   get snapshot(): { text: string; tooltip: string; state: string } {
     return { text: this.item.text, tooltip: String(this.item.tooltip ?? ""), state: this.shownState };
   }
-
-  private shownState = "stopped";
 
   private render(): void {
     const item = this.item;
