@@ -228,8 +228,14 @@ class Exo implements vscode.Disposable {
       this.cycles.forgetScript(vscode.Uri.parse(p.scriptUri).path);
     });
     client.onDidChangeState((e) => {
-      if (e.newState === State.Stopped && this.client === client && this.state === "running") {
+      if (this.client !== client) {
+        return;
+      }
+      if (e.newState === State.Stopped && this.state === "running") {
         this.setState("failed", "The Exo language server stopped; run “Exo: Restart Server”.");
+      } else if (e.newState === State.Running && this.state === "failed") {
+        // vscode-languageclient restarted a crashed server by itself.
+        this.setState("running");
       }
     });
     this.client = client;
@@ -311,13 +317,6 @@ class Exo implements vscode.Disposable {
     }
   }
 
-  async sendCommand(command: string, args: unknown[], token: vscode.CancellationToken): Promise<unknown> {
-    await this.ensureStarted();
-    if (!this.client || this.state !== "running") {
-      throw new Error(this.startError ?? "the Exo language server is not running");
-    }
-    return this.client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token);
-  }
 
   async dispose(): Promise<void> {
     await this.stop();
@@ -462,7 +461,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
       args.step = arg.step;
     }
     try {
-      const response = await compileAndSimulate((c, a, token) => exo.sendCommand(c, a, token), args);
+      const response = await compileAndSimulate(
+        (command, commandArgs, token) => exo.request(ExecuteCommandRequest.method, { command, arguments: commandArgs }, token),
+        args,
+      );
       exo.lastSimulation = response;
       const result = response?.result;
       if (result?.lines?.length) {

@@ -64,6 +64,21 @@ test("status bar shows the last run's state and time", async () => {
   assert.ok(api.runStatuses.some((s) => s.state === "running"), "saw the running state first");
 });
 
+test("status bar: errors and a restarted worker", async () => {
+  const api = await exoApi();
+  const end = () => new vscode.Position(script.document.lineCount, 0);
+  await script.edit((e) => e.insert(end(), "# stub: errors\n"));
+  await waitFor(() => api.statusBar().state === "errors", "errors state");
+  assert.match(api.statusBar().text, /Exo: 2 errors · 1\.2 s/);
+  await script.edit((e) => e.insert(end(), "# stub: crash\n"));
+  await waitFor(() => api.statusBar().state === "crashed", "crashed state");
+  assert.match(api.statusBar().text, /Exo: worker restarted/);
+  assert.match(api.statusBar().tooltip, /the worker died and was restarted/);
+  await vscode.commands.executeCommand("undo");
+  await vscode.commands.executeCommand("undo");
+  await waitFor(() => !/# stub:/.test(script.document.getText()) && api.statusBar().state === "ok", "ok again after undo");
+});
+
 test("Show Scheduled Proc opens the last step beside, without taking focus", async () => {
   const uri = (await vscode.commands.executeCommand("exo.showProc")) as vscode.Uri;
   assert.equal(uri.scheme, "exo-proc");
@@ -132,13 +147,15 @@ test("Diff With Previous Step compares step n-1 with step n", async () => {
 test("views are live: editing the script refreshes the open views", async () => {
   const view = vscode.workspace.textDocuments.find((d) => d.uri.scheme === "exo-proc" && d.uri.query.endsWith("step=last"));
   assert.ok(view, "proc view still open");
-  assert.match(view.getText(), /edits seen: 0/);
+  const seen = () => Number(/edits seen: (\d+)/.exec(view.getText())?.[1]);
+  const before = seen();
+  assert.ok(Number.isInteger(before), view.getText());
   script = await vscode.window.showTextDocument(script.document, script.viewColumn);
   await script.edit((e) => e.insert(new vscode.Position(script.document.lineCount, 0), "# edited\n"));
-  await waitFor(() => /edits seen: 1/.test(view.getText()), "view refresh after edit");
+  await waitFor(() => seen() === before + 1, "view refresh after edit");
 });
 
-test("Compile & Simulate shows the markdown report beside", async () => {
+test("Compile & Simulate shows the report beside", async () => {
   const api = await exoApi();
   await vscode.window.showTextDocument(script.document, script.viewColumn);
   const done = (await vscode.commands.executeCommand("exo.compileAndSimulate")) as SimulateResponse | undefined;

@@ -49,8 +49,13 @@ def script_uri(path: str) -> str:
 
 
 def report(uri: str, version):
+    text = server.workspace.get_text_document(uri).source
     if not state["trusted"]:
         status = {"state": "untrusted", "errors": 0, "warnings": 0, "message": "workspace not trusted: scripts are not run"}
+    elif "# stub: crash" in text:
+        status = {"state": "crashed", "errors": 0, "warnings": 0, "message": "the worker died and was restarted"}
+    elif "# stub: errors" in text:
+        status = {"state": "errors", "errors": 2, "warnings": 0, "message": "two problems"}
     else:
         status = {"state": "ok", "errors": 0, "warnings": 1, "message": "stub run"}
     server.protocol.notify("exo/runStatus", {"uri": uri, "version": version, "state": "running", "errors": 0, "warnings": 0, "durationMs": 0, "message": ""})
