@@ -51,9 +51,17 @@ def listed(runs, path: str, step: int, node=None, budget=None) -> aq.ActionList:
 
 
 def test_view_line_map_follows_yapf_wrapping(runs):
+    # a view_line place is resolved with the views' line map (view_queries.stmt_at_line)
     p = proc_after(runs, CONV1D, 6)
     lines = str(p).splitlines()
-    got = {i: (None if (c := aq.view_line_stmt(p, i)) is None else adapter.node_text(c)) for i in range(len(lines))}
+    t, _ = runs
+
+    def at(i):
+        *_, nodes, whole = aq.resolve_place(t, CONV1D, {"step": 6, "place": {"kind": "view_line", "line": i}})
+        assert whole == (not nodes) and len(nodes) <= 1
+        return adapter.node_text(nodes[0]) if nodes else None
+
+    got = {i: at(i) for i in range(len(lines))}
     reduce = "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo] += kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
     assert got == {
         0: None,

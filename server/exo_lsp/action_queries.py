@@ -20,7 +20,6 @@ Validation is the cost (Exo's effect checks run an SMT solver), so:
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import difflib
 import io
@@ -34,7 +33,7 @@ from typing import Any, Callable
 import msgspec
 from exo import DRAM
 
-from . import adapter
+from . import adapter, view_queries
 from .worker_api import query
 
 # --------------------------------------------------------------------------- results
@@ -938,56 +937,6 @@ def validate(c: Candidate, p, handle: int, scope: Scope, base_text: str) -> Outc
 # --------------------------------------------------------------------------- places
 
 
-def view_line_stmt(p, line: int):
-    """The statement shown on 0-based `line` of ``str(p)`` (the proc view), or None.
-
-    The printed proc parses as Python; its statements are matched one for one with the
-    proc's (public cursors), in order: a line belongs to the innermost statement whose
-    own lines (the header, for a loop or an if) contain it.
-    """
-    text = str(p)
-    try:
-        mod = ast.parse(text)
-    except SyntaxError:
-        return None
-    fn = next((n for n in mod.body if isinstance(n, ast.FunctionDef)), None)
-    if fn is None:
-        return None
-    body = [s for s in fn.body if not isinstance(s, ast.Assert) and not _is_docstring(s)]
-    best = None
-
-    def walk(py, cs):
-        nonlocal best
-        cs = list(cs)
-        if len(py) != len(cs):
-            return
-        for a, c in zip(py, cs):
-            start, end = a.lineno - 1, (a.end_lineno or a.lineno) - 1
-            if isinstance(a, (ast.For, ast.If)) and a.body:
-                head_end = a.body[0].lineno - 2
-                if start <= line <= head_end:
-                    best = c
-                if isinstance(a, ast.If) and a.orelse:
-                    else_line = a.orelse[0].lineno - 2
-                    if line == else_line:
-                        best = c
-                if start <= line <= end:
-                    walk(a.body, c.body())
-                    if isinstance(a, ast.If) and a.orelse:
-                        orelse = c.orelse()
-                        if not _is(orelse, "InvalidCursor"):
-                            walk(a.orelse, orelse)
-            elif start <= line <= end:
-                best = c
-
-    walk(body, p.body())
-    return best
-
-
-def _is_docstring(s) -> bool:
-    return isinstance(s, ast.Expr) and isinstance(getattr(s, "value", None), ast.Constant) and isinstance(s.value.value, str)
-
-
 def _forwarded(p_out, cursors):
     out = []
     for c in cursors:
@@ -1046,8 +995,9 @@ def resolve_place(tracer, path: str, params: dict):
     if kind == "paths":  # nodes named by their paths in the proc (benchmarks, tests)
         nodes = [adapter.cursor_at_path(p, path) for path in place["paths"]]
         return state, s.index, handle, p, nodes, not nodes
-    if kind == "view_line":
-        c = view_line_stmt(p, int(place["line"]))
+    if kind == "view_line":  # the views' own line map
+        path_ = view_queries.stmt_at_line(tracer, int(handle), int(place["line"]))
+        c = adapter.cursor_at_path(p, path_) if path_ is not None else None
         return state, s.index, handle, p, ([c] if c is not None else []), c is None
     return state, s.index, handle, p, [], True
 

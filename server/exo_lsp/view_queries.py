@@ -131,6 +131,31 @@ def rendered_c(tracer, handle: int) -> _RenderedC:
     return r
 
 
+def view_lines(r: _Rendered, st: adapter.PrintedStmt) -> tuple[list[int], list[int], int | None]:
+    """Where a printed statement is in the proc view (0-based lines): its own lines
+    [start, end) (the header of a loop or an if), its extent with the body, and the
+    ``else:`` line of an if; [-1, -1] and None when the map is not aligned."""
+    if r.lines is None:
+        return [-1, -1], [-1, -1], None
+    lines = [r.lines[st.raw[0]][0], r.lines[st.raw[1] - 1][1]]
+    extent = [r.lines[st.raw_extent[0]][0], r.lines[st.raw_extent[1] - 1][1]]
+    else_line = None if st.raw_else is None else r.lines[st.raw_else][0]
+    return lines, extent, else_line
+
+
+def stmt_at_line(tracer, handle: int, line: int) -> adapter.StmtPath | None:
+    """The path of the statement shown on 0-based `line` of proc `handle`'s view: the one
+    whose own lines (a yapf-wrapped statement spans several) or ``else:`` line it is.
+    None on the header (signature, asserts), on a line of no statement, or when the map
+    is not aligned."""
+    r = rendered(tracer, handle)
+    for st in r.printed.stmts:
+        lines, _, else_line = view_lines(r, st)
+        if st.path and (lines[0] <= line < lines[1] or line == else_line):
+            return st.path
+    return None
+
+
 # --------------------------------------------------------------------------- lineage
 
 
@@ -230,12 +255,7 @@ def view_data(tracer, path: str, handle: int, upto: int | None, with_c: bool) ->
     c = rendered_c(tracer, handle) if with_c else None
     stmts = []
     for st in r.printed.stmts:
-        if r.lines is not None:
-            lines = [r.lines[st.raw[0]][0], r.lines[st.raw[1] - 1][1]]
-            extent = [r.lines[st.raw_extent[0]][0], r.lines[st.raw_extent[1] - 1][1]]
-            else_line = None if st.raw_else is None else r.lines[st.raw_else][0]
-        else:
-            lines, extent, else_line = [-1, -1], [-1, -1], None
+        lines, extent, else_line = view_lines(r, st)
         created, changed = labels.get(st.path, (None, None)) if st.path else (None, None)
         stmts.append(
             StmtEntry(
