@@ -47,6 +47,16 @@ def test_paths_round_trip_for_every_statement(state):
     assert adapter.node_path(p.find_loop("c")) == (("body", 0), ("body", 0), ("body", 2))
 
 
+def test_cursor_classes_by_name(state):
+    t, st = state
+    p = t.registry.get(st.trace.steps[6].proc_out)
+    loop, e = p.find_loop("c"), p.find("kernels[_] * y")
+    assert adapter.cursor_is(loop, "ForCursor") and adapter.cursor_is(loop, "StmtCursor")
+    assert not adapter.cursor_is(loop, "IfCursor", "ExprCursor")
+    assert adapter.cursor_is(e, "IfCursor", "BinaryOpCursor") and adapter.cursor_is(e, "ExprCursor")
+    assert adapter.cursor_is(p.body()[0].parent(), "InvalidCursor")  # a top-level statement has no parent
+
+
 def test_statements_an_algorithm_line_became(state):
     t, st = state
     p = t.registry.get(st.trace.steps[2].proc_out)  # after dividing i and j

@@ -210,19 +210,18 @@ def _q(s: str) -> str:
 
 def stmt_pattern(c) -> str | None:
     """A pattern string in the style of schedules for one statement (without ``#N``)."""
-    P = adapter._pc
-    if isinstance(c, P.ForCursor):
+    if _is(c, "ForCursor"):
         return f"for {c.name()} in _:_"
-    if isinstance(c, P.IfCursor):
+    if _is(c, "IfCursor"):
         return "if _:_"
-    if isinstance(c, P.AllocCursor):
+    if _is(c, "AllocCursor"):
         return f"{c.name()} : _"
-    if isinstance(c, (P.AssignCursor, P.ReduceCursor)):
-        op = "+=" if isinstance(c, P.ReduceCursor) else "="
+    if adapter.cursor_is(c, "AssignCursor", "ReduceCursor"):
+        op = "+=" if _is(c, "ReduceCursor") else "="
         return f"{c.name()}[_] {op} _" if len(c.idx()) else f"{c.name()} {op} _"
-    if isinstance(c, P.CallCursor):
+    if _is(c, "CallCursor"):
         return f"{c.subproc().name()}(_)"
-    if isinstance(c, P.PassCursor):
+    if _is(c, "PassCursor"):
         return "pass"
     return None
 
@@ -287,7 +286,7 @@ class Namer:
 
 
 def _is(c, cls_name: str) -> bool:
-    return isinstance(c, getattr(adapter._pc, cls_name))
+    return adapter.cursor_is(c, cls_name)
 
 
 def _const(e) -> int | None:

@@ -1230,6 +1230,11 @@ def _created_key(listing: ProcListing, path: tuple, s) -> str | None:
 # source line became after scheduling (via srcinfo).
 
 
+def cursor_is(c: Any, *class_names: str) -> bool:
+    """Whether `c` is one of Exo's public cursor classes, named: "ForCursor", "InvalidCursor", ..."""
+    return isinstance(c, tuple(getattr(_pc, n) for n in class_names))
+
+
 def node_path(c: Cursor) -> tuple:
     """Hashable identity of a cursor's node in its proc: its internal path as tuples."""
     return tuple(tuple(x) for x in _path_of(c._impl))

@@ -88,7 +88,7 @@ def kind_phrase(c) -> str:
         info = adapter.describe_cursor(c)
         return info.text.split(":", 1)[0]  # "gap after" / "gap before"
     if kind == "expr" or kind not in _KIND_WORDS:
-        return "expression" if isinstance(c, adapter._pc.ExprCursor) else _KIND_WORDS.get(kind, kind)
+        return "expression" if adapter.cursor_is(c, "ExprCursor") else _KIND_WORDS.get(kind, kind)
     return _KIND_WORDS[kind]
 
 
