@@ -1260,7 +1260,7 @@ def stmts_from_line(p: Procedure, filename: str, line: int) -> list[Cursor]:
 
     want = os.path.abspath(filename)
     out: list[Cursor] = []
-    for path, s in _action_stmt_nodes(p._loopir_proc):
+    for path, s in _stmt_nodes(p._loopir_proc).items():
         si = s.srcinfo
         if si is not None and si.lineno == line and si.filename and os.path.abspath(si.filename) == want:
             out.append(cursor_at_path(p, path))
@@ -1273,24 +1273,10 @@ def source_lines(p: Procedure) -> tuple[str, int, int] | None:
     if si is None or not si.filename:
         return None
     last = si.lineno
-    for _, s in _action_stmt_nodes(p._loopir_proc):
+    for s in _stmt_nodes(p._loopir_proc).values():
         if s.srcinfo is not None and s.srcinfo.filename == si.filename:
             last = max(last, s.srcinfo.end_lineno or s.srcinfo.lineno)
     return si.filename, si.lineno, last
-
-
-def _action_stmt_nodes(lp):
-    todo = [((("body", i),), s) for i, s in enumerate(lp.body)]
-    todo.reverse()
-    while todo:
-        path, s = todo.pop()
-        yield path, s
-        kids = []
-        if isinstance(s, (LoopIR.For, LoopIR.If)):
-            kids += [(path + (("body", i),), b) for i, b in enumerate(s.body)]
-        if isinstance(s, LoopIR.If):
-            kids += [(path + (("orelse", i),), b) for i, b in enumerate(s.orelse)]
-        todo.extend(reversed(kids))
 
 
 def proc_names(p: Procedure) -> dict[str, list[str]]:
