@@ -371,7 +371,16 @@ def render_report(result: SimulationResult, *, top_lines: int = 15) -> str:
             out.append(f"| {u.unit} | {u.busy_cycles:,} | {100 * u.utilisation:.1f}% |")
         out.append("")
     if r.stalls:
-        out += ["## Stalls", "", "| reason | cycles | instructions |", "|---|---:|---:|"]
+        out += [
+            "## Stalls",
+            "",
+            "`cpu:` rows delay the CPU (they add to the total). `accelerator:` rows are summed over "
+            "the queued RVM instructions that waited, which wait at the same time: they show where "
+            "the accelerator is the bottleneck and can exceed the total.",
+            "",
+            "| reason | cycles | instructions |",
+            "|---|---:|---:|",
+        ]
         for st in r.stalls:
             out.append(f"| {st.reason} | {st.cycles:,} | {st.count:,} |")
         out.append("")
