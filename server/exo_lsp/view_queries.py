@@ -95,40 +95,40 @@ def _proc(tracer, handle: int):
     return p
 
 
-def rendered(tracer, handle: int) -> _Rendered:
+def _cached(tracer, handle: int, kind: str, limit: int, build):
+    """The rendering of proc `handle` from the cache, or `build(p)`ed and kept there."""
     cache = cache_of(tracer)
+    table = getattr(cache, kind)
     p = _proc(tracer, handle)
-    r = cache.proc.get(handle)
+    r = table.get(handle)
     if r is not None and r.proc is p:
         cache.stats["hits"] += 1
         return r
-    if len(cache.proc) > 256:
+    if len(table) > limit:
         cache.prune(tracer.registry)
-    text = adapter.proc_text(p)
-    printed = adapter.print_proc_map(p)
-    r = _Rendered(p, text, printed, adapter.align_lines(printed.raw, text.split("\n")))
-    cache.proc[handle] = r
-    cache.stats["proc_renders"] += 1
+    r = table[handle] = build(p)
+    cache.stats[f"{kind}_renders"] += 1
     return r
+
+
+def rendered(tracer, handle: int) -> _Rendered:
+    def build(p) -> _Rendered:
+        text = adapter.proc_text(p)
+        printed = adapter.print_proc_map(p)
+        return _Rendered(p, text, printed, adapter.align_lines(printed.raw, text.split("\n")))
+
+    return _cached(tracer, handle, "proc", 256, build)
 
 
 def rendered_c(tracer, handle: int) -> _RenderedC:
-    cache = cache_of(tracer)
-    p = _proc(tracer, handle)
-    r = cache.c.get(handle)
-    if r is not None and r.proc is p:
-        cache.stats["hits"] += 1
-        return r
-    if len(cache.c) > 64:
-        cache.prune(tracer.registry)
-    try:
-        text, ranges = adapter.c_code_map(p)
-    finally:
-        adapter.reset_exo_state()
-    r = _RenderedC(p, text, ranges)
-    cache.c[handle] = r
-    cache.stats["c_renders"] += 1
-    return r
+    def build(p) -> _RenderedC:
+        try:
+            text, ranges = adapter.c_code_map(p)
+        finally:
+            adapter.reset_exo_state()
+        return _RenderedC(p, text, ranges)
+
+    return _cached(tracer, handle, "c", 64, build)
 
 
 def view_lines(r: _Rendered, st: adapter.PrintedStmt) -> tuple[list[int], list[int], int | None]:
