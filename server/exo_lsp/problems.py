@@ -10,15 +10,10 @@ from typing import TYPE_CHECKING
 
 from . import adapter
 from .textpos import LineIndex, utf16_len
-from .trace import Location, Position, Problem, Range, Related, Step
+from .trace import Location, Position, Problem, Range, Related, Step, view_uri
 
 if TYPE_CHECKING:
     from .tracer import ProcRegistry
-
-
-def view_uri(script: str, proc: str, step: int | str) -> str:
-    """The virtual document that shows `proc` after `step` of `script`."""
-    return f"exo-proc:{script}?proc={proc}&step={step}"
 
 
 class ProblemBuilder:
@@ -91,7 +86,7 @@ class ProblemBuilder:
                 msg += f": {hint}"
             related.append(
                 Related(
-                    Location(view_uri(self.path, step.proc_name, step.index), Range(Position(0, 0), Position(0, 0))),
+                    Location(view_uri("exo-proc", self.path, step.proc_name, step.index), Range(Position(0, 0), Position(0, 0))),
                     f"`{step.proc_name}` as it was before this step",
                 )
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Literal
+from urllib.parse import quote
 
 import msgspec
 
@@ -149,6 +150,14 @@ def norm_path(path: str) -> str:
     if re.match(r"^[a-zA-Z][\w+.-]*:", path) and not os.path.isabs(path):
         return path
     return os.path.abspath(path)
+
+
+def view_uri(scheme: str, script_path: str, proc: str | None, step: int | str | None) -> str:
+    """The virtual document (``exo-proc`` / ``exo-c``) of `proc` after `step` of a script."""
+    step = "last" if step is None else step
+    path = quote(script_path, safe="/")
+    q = f"proc={quote(proc)}&step={step}" if proc else f"step={step}"
+    return f"{scheme}:{path}?{q}"
 
 
 def zero_range() -> Range:

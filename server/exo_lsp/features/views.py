@@ -21,14 +21,14 @@ from __future__ import annotations
 import difflib
 import inspect
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import msgspec
 from lsprotocol import types as lsp
 
 from exo_lsp_protocol import messages as m
 
-from ..trace import Step, Trace
+from ..trace import Step, Trace, view_uri
 
 SCHEMES = ("exo-proc", "exo-c")
 
@@ -55,12 +55,6 @@ def parse_view_uri(uri: str) -> ViewRef:
     step = None if step_s in ("", "last") else int(step_s)
     return ViewRef(parts.scheme, unquote(parts.path), proc, step)
 
-
-def view_uri(scheme: str, script_path: str, proc: str | None, step: int | str | None) -> str:
-    step = "last" if step is None else step
-    path = quote(script_path, safe="/")
-    q = f"proc={quote(proc)}&step={step}" if proc else f"step={step}"
-    return f"{scheme}:{path}?{q}"
 
 
 def select_handle(trace: Trace, proc: str | None, step: int | None) -> tuple[int, Step | None]:
