@@ -253,17 +253,6 @@ def _faulthandler_location(text: str, script: str | None) -> tuple[str, int, int
 
 
 @dataclass
-class RunStatus:
-    path: str
-    version: int | None
-    state: str  # running | ok | errors | crashed | untrusted | cancelled
-    errors: int = 0
-    warnings: int = 0
-    ms: float = 0.0
-    message: str = ""
-
-
-@dataclass
 class Engine:
     settings: Settings = field(default_factory=Settings)
     traces: dict[str, Trace] = field(default_factory=dict)
@@ -352,11 +341,3 @@ class Engine:
             message = f"the script {gone.reason}{where} and was stopped; the worker was restarted"
         problem = Problem(path, rng, "error", message, "worker-crash")
         return Trace(path, version, False, [], [], [], [problem], "", ms, crashed=True)
-
-    @staticmethod
-    def status_of(trace: Trace) -> RunStatus:
-        errors = sum(1 for p in trace.problems if p.severity == "error")
-        warnings = sum(1 for p in trace.problems if p.severity == "warning")
-        state = "crashed" if trace.crashed else ("errors" if errors else "ok")
-        message = trace.problems[0].message if trace.crashed and trace.problems else ""
-        return RunStatus(trace.path, trace.version, state, errors, warnings, trace.ms, message)

@@ -107,19 +107,7 @@ class ExoLanguageServer(LanguageServer):
                 listener(self, uri, trace)
             except Exception:
                 log.exception("run listener failed")
-        st = Engine.status_of(trace)
-        self.notify_status(
-            m.RunStatusParams(
-                uri=uri,
-                version=version,
-                state=st.state,
-                errors=st.errors,
-                warnings=st.warnings,
-                duration_ms=round(st.ms, 1),
-                cached_steps=trace.cached_steps,
-                message=st.message,
-            )
-        )
+        self.notify_status(run_status(uri, trace))
         self.view_version += 1
         self.notify(m.ViewsChangedParams(script_uri=uri), "exo/viewsChanged")
         return trace
@@ -160,6 +148,21 @@ class ExoLanguageServer(LanguageServer):
 
     def notify_status(self, status: m.RunStatusParams) -> None:
         self.notify(status, "exo/runStatus")
+
+
+def run_status(uri: str, trace: Trace) -> m.RunStatusParams:
+    errors = sum(1 for p in trace.problems if p.severity == "error")
+    warnings = sum(1 for p in trace.problems if p.severity == "warning")
+    return m.RunStatusParams(
+        uri=uri,
+        version=trace.version,
+        state="crashed" if trace.crashed else ("errors" if errors else "ok"),
+        errors=errors,
+        warnings=warnings,
+        duration_ms=round(trace.ms, 1),
+        cached_steps=trace.cached_steps,
+        message=trace.problems[0].message if trace.crashed and trace.problems else "",
+    )
 
 
 def to_diagnostic(p: Problem) -> lsp.Diagnostic:

@@ -449,7 +449,7 @@ class _ScriptRun:
         if child.parent is None:
             return
         parent = self.steps[child.parent]
-        parent.ms += child.ms if self.runtime[child.index].op is not None else 0.0
+        parent.ms += child.ms
         parent.cached = parent.cached and child.cached
         if child.ok and child.proc_out is not None:
             if parent.proc_in is None:
