@@ -458,15 +458,20 @@ def register(server) -> None:
         got = server.script_text(uri_of(t.path))
         return got[0].splitlines() if got else []
 
-    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
-    async def on_references(ls, params: lsp.ReferenceParams) -> list[lsp.Location] | None:
-        from ..server import path_to_uri, uri_to_path
+    async def _keys_here(ls, uri: str, position: lsp.Position):
+        """The run traces, the document's lines and the algorithm statements at `position`."""
+        from ..server import uri_to_path
 
-        uri = params.text_document.uri
-        path = uri_to_path(uri)
         trace = await current_trace(ls, uri, force=True)
         traces = list(ls.engine.traces.values())
-        keys = _keys_at(trace, traces, _lines(ls, uri), path, _pos(params.position))
+        lines = _lines(ls, uri)
+        return trace, traces, lines, _keys_at(trace, traces, lines, uri_to_path(uri), _pos(position))
+
+    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+    async def on_references(ls, params: lsp.ReferenceParams) -> list[lsp.Location] | None:
+        from ..server import path_to_uri
+
+        trace, traces, _, keys = await _keys_here(ls, params.text_document.uri, params.position)
         if not keys:
             return None
         out: list[lsp.Location] = []
@@ -487,12 +492,8 @@ def register(server) -> None:
     async def on_highlight(ls, params: lsp.DocumentHighlightParams) -> list[lsp.DocumentHighlight] | None:
         from ..server import uri_to_path
 
-        uri = params.text_document.uri
-        path = uri_to_path(uri)
-        trace = await current_trace(ls, uri, force=True)
-        traces = list(ls.engine.traces.values())
-        lines = _lines(ls, uri)
-        keys = _keys_at(trace, traces, lines, path, _pos(params.position))
+        path = uri_to_path(params.text_document.uri)
+        trace, traces, lines, keys = await _keys_here(ls, params.text_document.uri, params.position)
         if not keys:
             return None
         out: list[lsp.DocumentHighlight] = []
