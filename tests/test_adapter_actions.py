@@ -1,6 +1,5 @@
 """Pins the adapter's helpers for code actions to exo-lang 1.0.0: node paths and cursors
-rebuilt from them, statements an algorithm line became, source spans, the SMT solver
-lookup cache."""
+rebuilt from them, statements an algorithm line became, source spans."""
 
 from __future__ import annotations
 
@@ -73,20 +72,3 @@ def test_expression_text(state):
     p = t.registry.get(st.trace.steps[6].proc_out)
     e = p.find("kernels[_] * y")
     assert adapter.node_text(e) == "kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
-
-
-def test_solver_lookup_is_cached_but_solvers_are_fresh():
-    import exo.frontend.boundscheck as bc
-    import exo.rewrite.LoopIR_unification as un
-    import exo.rewrite.new_analysis_core as nac
-
-    adapter.install_solver_cache()
-    try:
-        for mod in (nac, un, bc):
-            a, b = mod._get_smt_solver(), mod._get_smt_solver()
-            assert a is not b and type(a).__name__ == "Z3Solver"
-        assert adapter._smt_names == {"LIA": "z3", None: "z3"}
-    finally:
-        adapter.uninstall_solver_cache()
-    assert nac._get_smt_solver is adapter._smt_originals["exo.rewrite.new_analysis_core"]
-    adapter.install_solver_cache()

@@ -101,6 +101,7 @@ class Tracer:
     def __init__(self) -> None:
         adapter.check_version()
         adapter.install_hooks()
+        adapter.install_speedups()
         self.ops = memo.MemoTable()
         self.procs = memo.MemoTable()
         self.registry = ProcRegistry()
@@ -117,6 +118,7 @@ class Tracer:
         use_memo: bool = True,
     ) -> RunState:
         adapter.install_hooks()  # idempotent; something may have taken them off since
+        adapter.forget_analyses()  # their procs are the last run's
         if not use_memo:
             self.ops.clear()
             self.procs.clear()
