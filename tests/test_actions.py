@@ -134,6 +134,27 @@ def test_failing_transforms_are_rejected_by_applying_them(runs):
     assert aq.validate(good, p, handle, scope, base).ok
 
 
+def test_what_another_candidate_decides_is_not_applied_again(runs):
+    aq.CACHE.clear()
+    t, states = runs
+    p = proc_after(runs, CONV1D, 6)
+    handle = states[CONV1D].trace.steps[6].proc_out
+    scope = aq.build_scope(states[CONV1D], 6, "p")
+    base = adapter.proc_text_fast(p)
+    calls = [a.call for a in listed(runs, CONV1D, 6, p.find_loop("r")).actions]
+    # lift_scope of a loop out of a loop is the reorder (Exo runs the same rewrite): one action
+    assert 'reorder_loops(p, "c r")' in calls and not [c for c in calls if c.startswith("lift_scope")]
+    lifted = aq.validate(aq.Candidate("lift_scope", "", 'lift_scope(p, "for r in _:_")'), p, handle, scope, base)
+    reordered = aq.CACHE.get((handle, "p", 'reorder_loops(p, "c r")', ()))
+    assert lifted.ok and adapter.proc_text_fast(lifted.result) == adapter.proc_text_fast(reordered.result)
+    # fission out of seven loops starts with the fission out of one, which fails here
+    once, seven = 'fission(p, p.find("if _:_").after())', 'fission(p, p.find("if _:_").after(), n_lifts=7)'
+    assert not aq.CACHE.get((handle, "p", once, ())).ok
+    assert aq.CACHE.get((handle, "p", seven, ())) is None  # decided without applying it
+    applied = aq.validate(aq.Candidate("fission", "", seven), p, handle, scope, base)
+    assert not applied.ok and "Cannot fission" in applied.error
+
+
 def test_rvm_replacements_and_memory_fixes(runs):
     before_set_memory = listed(runs, CONV1D, 28)
     assert [a.call for a in before_set_memory.actions if a.group in ("replace", "memory_fix")] == [

@@ -154,6 +154,7 @@ class Candidate:
     path: tuple | None = None  # replace: the block's path
     enables: list[str] = field(default_factory=list)  # memory fixes: "instr at `stmt`"
     memory: Any = None  # memory fixes: the memory class the buffer moves to
+    requires: str | None = None  # a call that fails whenever this one's first part fails
 
     @property
     def rank(self) -> int:
@@ -194,8 +195,6 @@ class _Cache:
     def clear(self) -> None:
         self.data.clear()
 
-
-adapter.install_solver_cache()  # every validation runs Exo's checks: find the SMT solver once
 
 CACHE = _Cache()
 RESULTS = _Cache(500)  # (proc handle, var, call) -> the proc the call produced, for previews
@@ -617,10 +616,14 @@ class Enumerator:
                 continue
             gap = f"{v}.find({_q(ssel)}).after()"
             what = adapter.node_text(s)
-            self.add("fission", f"Fission loop {x} after `{what}`", f"fission({v}, {gap})")
+            once = f"fission({v}, {gap})"
+            self.add("fission", f"Fission loop {x} after `{what}`", once)
             if depth > 1:
-                self.add("fission", f"Fission {depth} loops after `{what}`", f"fission({v}, {gap}, n_lifts={depth})")
-        if par is not None:
+                # the first of the lifts is the fission above: when that fails, so does this
+                self.add("fission", f"Fission {depth} loops after `{what}`", f"fission({v}, {gap}, n_lifts={depth})",
+                         requires=once)
+        if par is not None and not _is(par, "ForCursor"):
+            # out of a loop, lift_scope is reorder_loops (Exo runs the same rewrite): offered above
             self.add("lift_scope", f"Lift loop {x} out of `{adapter.node_text(par)}`", f"lift_scope({v}, {_q(sel)})")
         if n is not None and n >= 2:
             mid = _const(c.lo()) + n // 2
@@ -1033,6 +1036,10 @@ def list_actions(tracer, path: str, params: dict) -> ActionList:
     extra: list[Candidate] = []
     for i in order:
         c = cands[i]
+        dep = CACHE.get((handle, var, c.requires, ())) if c.requires is not None else None
+        if dep is not None and not dep.ok:
+            results[i] = Outcome(False, None, f"fails as {c.requires} does: {dep.error}", 0.0)
+            continue
         key = (handle, var, c.call, tuple(c.after))
         over = budget is not None and (time.perf_counter() - t0) * 1000 + expected_ms(c.group) > budget
         if over and CACHE.get(key) is None:
