@@ -93,6 +93,20 @@ def test_view_data_text_map_and_labels(run):
     assert proc.text == str(final) and all(s.c == [] for s in proc.stmts)
 
 
+def test_c_lines_name_the_proc_view_line_of_their_statement(run):
+    from exo_lsp.simulate_queries import c_line_statements
+
+    tracer, path, trace, expected = run
+    got = c_line_statements(tracer, trace.steps[5].proc_out)
+    c = expected["p"].c_code_str().split("\n")
+    assert {c[k - 1].strip(): v for k, v in got.items()} == {
+        "for (int_fast32_t io = 0; io < 4; io++) {": "proc line 2: for io in seq(0, 4):",
+        "y[2 * io] = 2.0f * x[2 * io];": "proc line 3: y[2 * io] = 2.0 * x[2 * io]",
+        "y[1 + 2 * io] = 2.0f * x[1 + 2 * io];": "proc line 4: y[1 + 2 * io] = 2.0 * x[1 + 2 * io]",
+        "}": "proc line 2: for io in seq(0, 4):",
+    }
+
+
 def vq_path(path) -> str:
     return views.path_text(path)
 

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 from . import worker_api
-from .view_queries import rendered, rendered_c
+from .view_queries import rendered, rendered_c, view_lines
 from .worker_api import query
 
 
 def c_line_statements(tracer, handle: int) -> dict[int, str]:
-    """1-based C line -> "proc line N: <statement>" for the innermost statement that made it."""
+    """1-based C line -> "proc line N: <statement>" (N as in the proc view) for the
+    innermost statement that made it; "proc: <statement>" when the view map is not aligned."""
     r, c = rendered(tracer, handle), rendered_c(tracer, handle)
-    view_line = {}
+    label = {}
     for st in r.printed.stmts:
-        line = st.raw[0]
-        if r.lines is not None and line < len(r.lines):
-            line = r.lines[line][0]
-        view_line[tuple(map(tuple, st.path))] = (line, st.text)
+        lines, _, _ = view_lines(r, st)
+        label[tuple(map(tuple, st.path))] = f"proc line {lines[0] + 1}: {st.text}" if lines[0] >= 0 else f"proc: {st.text}"
     best: dict[int, tuple[int, str]] = {}
     for path, spans in c.ranges.items():
         key = tuple(map(tuple, path))
-        if key not in view_line or not key:
+        if not key or key not in label:
             continue
-        line, text = view_line[key]
         for start, end in spans:
             for c_line in range(start, end):
                 width = end - start
                 if c_line + 1 not in best or width < best[c_line + 1][0]:
-                    best[c_line + 1] = (width, f"proc line {line + 1}: {text}")
+                    best[c_line + 1] = (width, label[key])
     return {k: v for k, (_, v) in best.items()}
 
 
