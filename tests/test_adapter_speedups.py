@@ -144,3 +144,18 @@ def test_solver_lookup_is_cached_but_solvers_are_fresh():
         assert nac._get_smt_solver is adapter._smt_originals["exo.rewrite.new_analysis_core"]
     finally:
         adapter.install_speedups()
+
+
+def test_integer_model_values_are_read_as_pysmt_reads_them():
+    import exo.rewrite.LoopIR_unification as un
+    import pysmt.shortcuts as smt
+
+    adapter.install_speedups()
+    fast = un._get_smt_solver()
+    x, y, b = smt.Symbol("x", smt.INT), smt.Symbol("y", smt.INT), smt.Symbol("b")
+    f = smt.And(smt.Equals(smt.Plus(x, y), smt.Int(7)), smt.Equals(smt.Minus(x, y), smt.Int(5)), b)
+    assert fast.is_sat(f)
+    through_pysmt = {v: fast.get_value(v).constant_value() for v in (x, y)}  # the same model, pysmt's way
+    assert fast.get_py_values([x, y]) == through_pysmt == {x: 6, y: 1}
+    assert fast.get_py_value(y) == 1
+    assert fast.get_py_values([x, b]) == {x: 6, b: True}  # mixed types: pysmt's own way

@@ -2,8 +2,10 @@
 
 Everything here leans on names that are not Exo's public API: the shared entry point of
 scheduling primitives (``AtomicSchedulingOp.__call__``), the ``@proc`` parser, internal
-cursors and their paths, ``srcinfo``, the LoopIR printer and StaticMemory's class state.
-``tests/test_adapter_*.py`` pin each of them, so an Exo upgrade fails there first.
+cursors and their paths, ``srcinfo``, the LoopIR printer and StaticMemory's class state,
+and for the speed-ups the effect checks' context extraction, the SMT solver factories and
+the frontend's use of ``inspect``. ``tests/test_adapter_*.py`` pin each of them, so an Exo
+upgrade fails there first.
 """
 
 from __future__ import annotations
@@ -1303,7 +1305,8 @@ def proc_names(p: Procedure) -> dict[str, list[str]]:
 #
 # * SMT solver lookup: Exo builds a pysmt Factory for every check just to pick the solver's
 #   name, re-trying the import of every backend pysmt knows (~40 ms a check). Looked up
-#   once per module and logic; a fresh solver is still handed out each time.
+#   once per module and logic; a fresh solver is still handed out each time, one that reads
+#   integer model values from z3 directly (unification reads hundreds).
 # * Context extraction: a check about statements S of proc P builds P's control predicate
 #   and pre-environment at S from scratch, and stage_mem's guard checks ask for the same
 #   (P, S) up to eight times an op (``Check_ExprEqvInContext`` builds it twice per call).
@@ -1339,9 +1342,32 @@ def _solver_getter(logic_name: str | None):
             if len(found) == 0:
                 raise OSError("Could not find any SMT solvers")
             name = _smt_names[logic_name] = next(iter(found))
-        return pysmt.shortcuts.Solver(name=name)
+        return _with_direct_int_values(pysmt.shortcuts.Solver(name=name))
 
     return get_solver
+
+
+def _with_direct_int_values(solver):
+    """Integer model values read straight from z3's model: pysmt converts every value back
+    into a pysmt term first (a DAG walk per value), which is most of what ``replace``'s
+    unification costs. Other types keep pysmt's way."""
+    if not hasattr(solver, "z3") or not hasattr(solver, "converter"):
+        return solver
+    through_pysmt = solver.get_py_value
+
+    def is_int_symbol(x) -> bool:
+        return x.is_symbol() and x.symbol_type().is_int_type()
+
+    def get_py_values(items):
+        model, convert = solver.z3.model(), solver.converter.convert
+        return {
+            x: model.eval(convert(x), model_completion=True).as_long() if is_int_symbol(x) else through_pysmt(x)
+            for x in items
+        }
+
+    solver.get_py_values = get_py_values
+    solver.get_py_value = lambda x: get_py_values([x])[x]
+    return solver
 
 
 def install_solver_cache() -> None:
