@@ -1306,7 +1306,8 @@ def proc_names(p: Procedure) -> dict[str, list[str]]:
 # * SMT solver lookup: Exo builds a pysmt Factory for every check just to pick the solver's
 #   name, re-trying the import of every backend pysmt knows (~40 ms a check). Looked up
 #   once per module and logic; a fresh solver is still handed out each time, one that reads
-#   integer model values from z3 directly (unification reads hundreds).
+#   integer model values from z3 directly (unification reads hundreds). The effect checks
+#   query z3 themselves and only push and pop their pysmt solver: they get a stand-in.
 # * Context extraction: a check about statements S of proc P builds P's control predicate
 #   and pre-environment at S from scratch, and stage_mem's guard checks ask for the same
 #   (P, S) up to eight times an op (``Check_ExprEqvInContext`` builds it twice per call).
@@ -1329,7 +1330,21 @@ _smt_names: dict[str | None, str] = {}
 _smt_originals: dict[str, Any] = {}
 
 
+class _PushPopOnly:
+    """What Exo's effect-check solver does with its pysmt solver in z3 mode (the only mode it
+    runs in): push and pop it, never ask it anything; its queries go to z3 directly."""
+
+    def push(self) -> None:
+        pass
+
+    def pop(self) -> None:
+        pass
+
+
 def _solver_getter(logic_name: str | None):
+    if logic_name == "LIA":  # exo.rewrite.new_analysis_core's SMTSolver
+        return _PushPopOnly
+
     def get_solver():
         import pysmt.factory
         import pysmt.shortcuts
