@@ -2,7 +2,8 @@
 
 Prints medians of several repetitions, each ratio against a baseline from the same run:
   (a) cold run (empty memo) vs incremental run after a one-line change near the end
-  (b) incremental run after a change near the top (everything below it is new work)
+  (b) incremental run after a line is added at the top: every position below moves (the
+      memoised procs move their source positions along instead of running again)
   (c) worker start-up (spawn + imports until ready)
 Run: .venv/bin/python benchmarks/engine_incremental.py [--reps N]
 """

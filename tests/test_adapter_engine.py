@@ -184,3 +184,30 @@ def test_function_source_names_for_memo_keys():
     assert filename.endswith("test_adapter_engine.py")
     assert textwrap.dedent(src).startswith("def f(x):")
     assert {"helper", "CONST", "x"} <= set(names)
+
+
+def test_the_parser_notes_its_srcinfos_so_their_lines_can_move():
+    from exo.core.prelude import SrcInfo
+
+    adapter.install_hooks()
+    try:
+        adapter.take_new_srcinfos()
+
+        @exo.proc
+        def twice(x: f32[8]):
+            for i in seq(0, 8):
+                x[i] = 2.0 * x[i]
+
+        p = divide_loop(twice, "for i in _:_", 2, ["io", "ii"], perfect=True)
+        noted = adapter.take_new_srcinfos()
+    finally:
+        adapter.uninstall_hooks()
+    assert all(isinstance(si, SrcInfo) for si in noted)
+    header = adapter.proc_srcinfo(p).lineno
+    assert {si.lineno for si in noted if si.filename == __file__} == {header, header + 1, header + 2}
+    loop = p.find_loop("io")._impl._node.srcinfo
+    # the moved proc and the one made from it share the parser's objects: both move
+    assert adapter.move_source_lines(noted, {header: header + 10, loop.lineno: loop.lineno + 10}) >= 2
+    assert adapter.proc_srcinfo(p).lineno == header + 10 and adapter.proc_srcinfo(twice).lineno == header + 10
+    assert p.find_loop("io")._impl._node.srcinfo.lineno == loop.lineno == header + 11
+    assert adapter.take_new_srcinfos() == []

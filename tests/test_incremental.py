@@ -13,6 +13,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exo_lsp import adapter
 from exo_lsp.tracer import Tracer
 from trace_compare import normalized
 
@@ -105,3 +106,36 @@ def test_edit_near_end_reuses_the_prefix():
     assert len(trace.steps) == 47
     assert [s.cached for s in trace.steps] == [True] * 46 + [False]
     assert trace.steps[-1].op == "simplify"
+
+
+def test_lines_inserted_above_the_algorithm_reuse_every_step_and_move_every_position():
+    text = CONV1D.read_text()
+    _incremental.run(str(CONV1D), text, None)
+    moved = "# one\n# two\n" + text
+    state = _incremental.run(str(CONV1D), moved, None)
+    assert state.trace.ok and all(s.cached for s in state.trace.steps)
+    cold = _cold.run(str(CONV1D), moved, None, use_memo=False)
+    assert normalized(_incremental, state) == normalized(_cold, cold)
+    # the views map the proc's statements to the algorithm's lines as they are now
+    algo = next(p for p in state.trace.procs if p.name == "conv1d")
+    assert moved.splitlines()[algo.location.range.start.line].startswith("def conv1d(")
+    p = _incremental.registry.get(state.trace.steps[6].proc_out)  # tiled, still a reduction
+    line = next(i for i, t in enumerate(moved.splitlines(), 1) if "out[i, j] += kernels" in t)
+    assert [adapter.node_text(c) for c in adapter.stmts_from_line(p, str(CONV1D), line)] == [
+        "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo] += kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
+    ]
+    # and back: the same procs again, at their first lines
+    back = _incremental.run(str(CONV1D), text, None)
+    assert all(s.cached for s in back.trace.steps)
+    assert normalized(_incremental, back) == normalized(_cold, _cold.run(str(CONV1D), text, None, use_memo=False))
+
+
+def test_line_moves():
+    from exo_lsp.textpos import line_moves
+
+    old = "a\nb\nc\nd\n"
+    assert line_moves(old, old) == {}
+    assert line_moves(old, "x\na\nb\nc\nd\n") == {1: 2, 2: 3, 3: 4, 4: 5}
+    assert line_moves(old, "a\nc\nd\n") == {3: 2, 4: 3}  # b deleted: it goes nowhere
+    assert line_moves(old, "n\na\nB\nc\nd\n") == {1: 2, 2: 3, 3: 4, 4: 5}  # b edited and moved
+    assert line_moves(old, "A\nb\nc\nd\n") == {}  # edited in place: nothing moved

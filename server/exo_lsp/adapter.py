@@ -11,6 +11,7 @@ upgrade fails there first.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
 import textwrap
@@ -27,6 +28,8 @@ from exo.core import internal_cursors as _ic
 from exo.core import LoopIR_pprint as _pprint
 from exo.core.LoopIR import LoopIR
 from exo.core.memory import Memory, StaticMemory
+from exo.core.prelude import SrcInfo as _SrcInfo
+from exo.frontend import pyparser as _pyparser
 from exo.frontend.pyparser import Parser
 from exo.frontend.pyparser import get_ast_from_python as _get_ast
 from exo.core.LoopIR import FreeVars as _LoopIR_FreeVars
@@ -161,6 +164,41 @@ class _OrderedFreeVars(_LoopIR_FreeVars):
         return sorted(self.fv, key=lambda s: (str(s), s._id))
 
 
+class _TrackedSrcInfo(_SrcInfo):
+    """A SrcInfo the parser makes, noted so that the tracer that ran the parse can move its
+    line when an edit moves that line (``move_source_lines``)."""
+
+    def __init__(self, filename, lineno, *args, **kwargs) -> None:
+        super().__init__(filename, lineno, *args, **kwargs)
+        _new_srcinfos.append(self)
+
+
+_new_srcinfos: list = []
+
+
+def take_new_srcinfos() -> list:
+    """The SrcInfo objects parsed since the last call."""
+    out = list(_new_srcinfos)
+    _new_srcinfos.clear()
+    return out
+
+
+def move_source_lines(srcinfos, moves: dict[int, int]) -> int:
+    """Move each SrcInfo on an old 1-based line in `moves` to its new line (a script's procs
+    and pattern fragments, and every proc made from them, share these objects). Returns
+    how many moved."""
+    moved = 0
+    for si in list(srcinfos):
+        new = moves.get(si.lineno)
+        if new is None:
+            continue
+        if si.end_lineno is not None:
+            si.end_lineno += new - si.lineno
+        si.lineno = new
+        moved += 1
+    return moved
+
+
 def install_hooks() -> None:
     """Route every primitive and every ``@proc``/``@instr`` through the observer."""
     AtomicSchedulingOp.__call__ = _traced_call
@@ -168,12 +206,14 @@ def install_hooks() -> None:
         mod.proc = _traced_proc
         mod.instr = _traced_instr
     _unification.FreeVars = _OrderedFreeVars
+    _pyparser.SrcInfo = _TrackedSrcInfo
     install_lookup_hooks()
 
 
 def uninstall_hooks() -> None:
     AtomicSchedulingOp.__call__ = _original_call
     _unification.FreeVars = _LoopIR_FreeVars
+    _pyparser.SrcInfo = _SrcInfo
     for mod in (_api, exo):
         mod.proc = _original_proc
         mod.instr = _original_instr

@@ -2,7 +2,8 @@
 
 Exo procs are immutable and scheduling is deterministic, so a primitive applied to the
 same proc object with the same arguments gives the same result, and a ``@proc`` parsed
-from the same source, at the same place, against the same names gives the same proc.
+from the same source against the same names gives the same proc (when an edit only moved
+it, the tracer moves its source positions along: ``Tracer._follow_moved_lines``).
 Keys hold strong references to every object whose ``id`` they use, so an id cannot be
 reused by another object while its entry lives. Entries unused for a few runs are dropped.
 """

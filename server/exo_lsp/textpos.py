@@ -72,3 +72,17 @@ def utf16_to_index(s: str, col: int) -> int:
             return i
         units += 2 if ord(ch) > 0xFFFF else 1
     return len(s)
+
+
+def line_moves(old: str, new: str) -> dict[int, int]:
+    """1-based old line -> its new line, for the lines an edit kept but moved (lines it
+    changed in place keep their place: a replaced block of the same size maps line by line)."""
+    import difflib
+
+    a, b = old.splitlines(), new.splitlines()
+    moves: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if (tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1)) and i1 != j1:
+            for k in range(i2 - i1):
+                moves[i1 + k + 1] = j1 + k + 1
+    return moves

@@ -16,14 +16,17 @@ import sys
 import time
 import traceback
 import types
+import weakref
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import msgspec
+
 from . import adapter, memo
 from .problems import ProblemBuilder
-from .textpos import LineIndex
-from .trace import Argument, Location, MemoryDef, ProcDef, Range, Step, Target, Trace, norm_path
+from .textpos import LineIndex, line_moves
+from .trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
 
 
 class RunCancelled(BaseException):
@@ -106,6 +109,8 @@ class Tracer:
         self.procs = memo.MemoTable()
         self.registry = ProcRegistry()
         self.runs: dict[str, RunState] = {}
+        self.texts: dict[str, str] = {}  # path -> the text the memoised source positions are in
+        self.srcinfos: dict[str, weakref.WeakSet] = {}  # path -> SrcInfos its runs parsed
 
     def run(
         self,
@@ -122,13 +127,37 @@ class Tracer:
         if not use_memo:
             self.ops.clear()
             self.procs.clear()
+        self._follow_moved_lines(norm_path(path), source)
         self.ops.start_run()
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
-        state = run.execute()
+        adapter.take_new_srcinfos()  # not this run's
+        try:
+            state = run.execute()
+        finally:
+            for si in adapter.take_new_srcinfos():
+                if isinstance(si.filename, str):
+                    self.srcinfos.setdefault(norm_path(si.filename), weakref.WeakSet()).add(si)
         self.runs[path] = state
         self._retain_handles()
         return state
+
+    def _follow_moved_lines(self, path: str, source: str) -> None:
+        """An edit that moves lines (one above a @proc moves all of it) leaves the memoised
+        procs valid but their source positions behind: move those with the lines, so that
+        the procs, and every step made from them, are reused instead of re-run."""
+        old, self.texts[path] = self.texts.get(path), source
+        if old is None or old == source:
+            return
+        moves = line_moves(old, source)
+        if not moves or not adapter.move_source_lines(self.srcinfos.get(path, ()), moves):
+            return
+        for key, e in list(self.ops.entries.items()):
+            if isinstance(e.value, BaseException):
+                del self.ops.entries[key]  # its message may name old lines: run it again
+            else:
+                targets, changed = e.extra
+                e.extra = ([_moved_target(t, path, moves) for t in targets], changed)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -163,6 +192,7 @@ class _ScriptRun:
         self.cached_steps = 0
         self.lookups: list = []  # trace.Lookup, recorded by lookups.record_lookup
         self.lookup_values: dict[int, tuple[Any, Any]] = {}
+        self.definitions_seen: dict[tuple, int] = {}
 
     # ------------------------------------------------------------ running
 
@@ -524,7 +554,7 @@ class _ScriptRun:
 
     def _proc_key(self, f, instr, frame) -> tuple[tuple | None, tuple]:
         try:
-            filename, lineno, src, names = adapter.function_source_names(f)
+            filename, _, src, names = adapter.function_source_names(f)
         except (OSError, TypeError, SyntaxError):
             return None, ()
         pins: list = []
@@ -540,7 +570,11 @@ class _ScriptRun:
                 env.append((n, memo.value_key(v, pins)))
             except memo.Unkeyable:
                 return None, ()
-        return ("proc", os.path.abspath(filename), lineno, src, repr(instr), tuple(env)), tuple(pins)
+        # not the line: a proc that only moved is the same proc (its positions move with the
+        # edit, _follow_moved_lines); the same text defined twice is told apart by its count
+        ident = (os.path.abspath(filename), src, repr(instr), tuple(env))
+        nth = self.definitions_seen[ident] = self.definitions_seen.get(ident, -1) + 1
+        return ("proc", *ident, nth), tuple(pins)
 
     def _proc_defs(self, proc_objects: dict[str, Any]) -> list[ProcDef]:
         seen: dict[int, ProcDef] = {}
@@ -565,6 +599,18 @@ class _ScriptRun:
             if adapter.is_memory_class(v):
                 out.append(MemoryDef(name, v.__qualname__, v.__module__))
         return sorted(out, key=lambda m: m.name)
+
+
+def _moved_target(t: Target, path: str, moves: dict[int, int]) -> Target:
+    o = t.origin
+    if o is None or o.path != path:
+        return t
+    shift = moves.get(o.range.start.line + 1, o.range.start.line + 1) - 1 - o.range.start.line
+    if not shift:
+        return t
+    r = o.range
+    moved = Range(Position(r.start.line + shift, r.start.character), Position(r.end.line + shift, r.end.character))
+    return msgspec.structs.replace(t, origin=Location(o.path, moved))
 
 
 def _file_lines(filename: str) -> LineIndex:
