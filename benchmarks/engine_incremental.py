@@ -29,7 +29,7 @@ def near_end(text: str, k: int) -> str:
 
 
 def near_top(text: str, k: int) -> str:
-    # a comment above the algorithm moves every source location: the proc is parsed anew
+    # a comment above the algorithm moves every source location below it
     return f"# edit {k}\n" + text
 
 
