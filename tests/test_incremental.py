@@ -139,3 +139,13 @@ def test_line_moves():
     assert line_moves(old, "a\nc\nd\n") == {3: 2, 4: 3}  # b deleted: it goes nowhere
     assert line_moves(old, "n\na\nB\nc\nd\n") == {1: 2, 2: 3, 3: 4, 4: 5}  # b edited and moved
     assert line_moves(old, "A\nb\nc\nd\n") == {}  # edited in place: nothing moved
+
+
+def test_lines_move_in_a_buffer_that_is_no_file():
+    text = MATMUL.read_text()
+    path = "untitled:Untitled-1"
+    _incremental.run(path, text, None)
+    moved = "# top\n" + text
+    state = _incremental.run(path, moved, None)
+    assert all(s.cached for s in state.trace.steps)
+    assert normalized(_incremental, state) == normalized(_cold, _cold.run(path, moved, None, use_memo=False))

@@ -157,7 +157,8 @@ class Tracer:
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
                 targets, changed = e.extra
-                e.extra = ([_moved_target(t, path, moves) for t in targets], changed)
+                # (origins name files as _origin does)
+                e.extra = ([_moved_target(t, os.path.abspath(path), moves) for t in targets], changed)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
