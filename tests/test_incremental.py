@@ -149,3 +149,19 @@ def test_lines_move_in_a_buffer_that_is_no_file():
     state = _incremental.run(path, moved, None)
     assert all(s.cached for s in state.trace.steps)
     assert normalized(_incremental, state) == normalized(_cold, _cold.run(path, moved, None, use_memo=False))
+
+
+def test_a_proc_that_moved_in_a_sibling_module_is_parsed_again(tmp_path):
+    kernel = "from __future__ import annotations\nfrom exo import proc\n\n\n@proc\ndef twice(x: f32[8]):\n    for i in seq(0, 8):\n        x[i] = 2.0 * x[i]\n"
+    (tmp_path / "kernels.py").write_text(kernel)
+    script = tmp_path / "schedule.py"
+    script.write_text(
+        "from __future__ import annotations\nfrom exo.stdlib.scheduling import *\nfrom kernels import twice\n\n"
+        'p = divide_loop(twice, "for i in _:_", 2, ["io", "ii"], perfect=True)\n'
+    )
+    _incremental.run(str(script), script.read_text(), None)
+    (tmp_path / "kernels.py").write_text("# moved\n" + kernel)  # the script itself is unchanged
+    state = _incremental.run(str(script), script.read_text(), None)
+    # `def twice` on its new line, for the proc and the one scheduled from it
+    assert {p.location.range.start.line for p in state.trace.procs if p.name == "twice"} == {6}
+    assert normalized(_incremental, state) == normalized(_cold, _cold.run(str(script), script.read_text(), None, use_memo=False))

@@ -555,7 +555,7 @@ class _ScriptRun:
 
     def _proc_key(self, f, instr, frame) -> tuple[tuple | None, tuple]:
         try:
-            filename, _, src, names = adapter.function_source_names(f)
+            filename, lineno, src, names = adapter.function_source_names(f)
         except (OSError, TypeError, SyntaxError):
             return None, ()
         pins: list = []
@@ -571,9 +571,11 @@ class _ScriptRun:
                 env.append((n, memo.value_key(v, pins)))
             except memo.Unkeyable:
                 return None, ()
-        # not the line: a proc that only moved is the same proc (its positions move with the
-        # edit, _follow_moved_lines); the same text defined twice is told apart by its count
-        ident = (os.path.abspath(filename), src, repr(instr), tuple(env))
+        # In the script, not the line: a proc that only moved is the same proc (its positions
+        # move with the edit, _follow_moved_lines); the same text defined twice is told apart
+        # by its count. Other files (sibling modules) are not followed: there the line counts.
+        where = () if norm_path(filename) == self.path else (lineno,)
+        ident = (os.path.abspath(filename), *where, src, repr(instr), tuple(env))
         nth = self.definitions_seen[ident] = self.definitions_seen.get(ident, -1) + 1
         return ("proc", *ident, nth), tuple(pins)
 
