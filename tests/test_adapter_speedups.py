@@ -108,6 +108,8 @@ def test_memo_keeps_its_objects_and_stays_bounded():
     memo.get_or((objs[1],), lambda: "b")
     assert len(memo.data) == 2 and memo.hits == 1
     assert all(entry[1][0] is not None for entry in memo.data.values())
+    memo.forget((objs[1],))
+    assert memo.get_or((objs[1],), lambda: "again") == "again"
 
 
 def test_frames_only_stack_lists_the_same_frames():

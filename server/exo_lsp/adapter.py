@@ -1468,6 +1468,9 @@ class _IdentityMemo:
             self.data.popitem(last=False)
         return value
 
+    def forget(self, objs: tuple, tag: str = "") -> None:
+        self.data.pop((tag, *map(id, objs)), None)
+
     def clear(self) -> None:
         self.data.clear()
 
@@ -1498,6 +1501,7 @@ def _expr_eqv_in_context(proc, expr0, stmts0, expr1, stmts1=None):
     A check pushes and pops its own frame, so the kept solver is back where it was."""
     from exo.rewrite import new_eff as ne
 
+    assert len(stmts0) > 0
     stmts1 = stmts1 or stmts0
 
     def primed():
@@ -1508,8 +1512,14 @@ def _expr_eqv_in_context(proc, expr0, stmts0, expr1, stmts1=None):
         slv.assume(ne.AMay(ne.AAnd(c0.get_control_predicate(), c1.get_control_predicate())))
         return slv, g0, g1
 
-    slv, g0, g1 = SOLVER_MEMO.get_or((proc, *stmts0, None, *stmts1), primed)
-    if not slv.verify(ne.AEq(g0(ne.lift_e(expr0)), g1(ne.lift_e(expr1)))):
+    context = (proc, *stmts0, None, *stmts1)
+    slv, g0, g1 = SOLVER_MEMO.get_or(context, primed)
+    try:
+        same = slv.verify(ne.AEq(g0(ne.lift_e(expr0)), g1(ne.lift_e(expr1))))
+    except BaseException:
+        SOLVER_MEMO.forget(context)  # it may have stopped with its frame pushed
+        raise
+    if not same:
         raise SchedulingError(f"Expressions are not equivalent:\n{expr0}\nvs.\n{expr1}")
 
 
