@@ -26,7 +26,6 @@ import io
 import itertools
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ import msgspec
 from exo import DRAM
 
 from . import adapter, view_queries
+from .lru import LRU
 from .worker_api import query
 
 # --------------------------------------------------------------------------- results
@@ -173,31 +173,8 @@ class Outcome:
     ms: float
 
 
-class _Cache:
-    """Validated outcomes by (proc handle, call text); bounded, oldest out."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self.size = size
-        self.data: OrderedDict[tuple, Outcome] = OrderedDict()
-
-    def get(self, key):
-        v = self.data.get(key)
-        if v is not None:
-            self.data.move_to_end(key)
-        return v
-
-    def put(self, key, value: Outcome) -> None:
-        self.data[key] = value
-        self.data.move_to_end(key)
-        while len(self.data) > self.size:
-            self.data.popitem(last=False)
-
-    def clear(self) -> None:
-        self.data.clear()
-
-
-CACHE = _Cache()
-RESULTS = _Cache(500)  # (proc handle, var, call) -> the proc the call produced, for previews
+CACHE = LRU(2000)  # (proc handle, var, call, calls after) -> its validated Outcome
+RESULTS = LRU(500)  # (proc handle, var, call) -> the proc the call produced, for previews
 
 
 # --------------------------------------------------------------------------- patterns

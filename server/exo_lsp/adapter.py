@@ -35,6 +35,8 @@ from exo.frontend.pyparser import get_ast_from_python as _get_ast
 from exo.core.LoopIR import FreeVars as _LoopIR_FreeVars
 from exo.rewrite import LoopIR_unification as _unification
 
+from .lru import LRU
+
 EXO_VERSION = "1.0.0"
 
 AtomicSchedulingOp = _sched.AtomicSchedulingOp
@@ -1447,10 +1449,7 @@ class _IdentityMemo:
     entry keeps its objects alive (a freed object's id could be reused)."""
 
     def __init__(self, size: int) -> None:
-        from collections import OrderedDict
-
-        self.size = size
-        self.data: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()
+        self.data = LRU(size)  # (tag, *ids) -> (value, objects)
         self.hits = 0
         self.misses = 0
 
@@ -1458,14 +1457,11 @@ class _IdentityMemo:
         key = (tag, *map(id, objs))
         got = self.data.get(key)
         if got is not None:
-            self.data.move_to_end(key)
             self.hits += 1
             return got[0]
         self.misses += 1
         value = compute()
-        self.data[key] = (value, objs)
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
+        self.data.put(key, (value, objs))
         return value
 
     def forget(self, objs: tuple, tag: str = "") -> None:

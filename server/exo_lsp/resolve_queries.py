@@ -15,36 +15,20 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections import OrderedDict
 from typing import Any
 
 from . import adapter
+from .lru import LRU
 from .trace import Argument, Lookup, Step, Target
 from .worker_api import query
 
 # ----------------------------------------------------------------------------- caches
 
 
-class _LRU(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def get_or(self, key, make):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = make()
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
-        return value
-
-
 # keyed by id(proc); the proc object is kept in the value so that the id stays its own
-_listings = _LRU(64)
-_counts = _LRU(512)
-_inlays = _LRU(8)
+_listings = LRU(64)
+_counts = LRU(512)
+_inlays = LRU(8)
 
 
 def listing(p) -> adapter.ProcListing:

@@ -25,7 +25,6 @@ import ctypes
 import os
 import struct
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from unicorn import (
 )
 from unicorn import riscv_const as R
 
+from ..lru import LRU
 from . import decode as D
 from .accel import Accelerator, UNIT_NAMES
 from .encoding import decode as rvm_decode
@@ -683,9 +683,9 @@ def _line_args(img: ElfImage, pc: int) -> tuple[int | None, str | None]:
 # ---------------------------------------------------------------------------------------
 # caches
 
-_MACHINES: "OrderedDict[str, Machine]" = OrderedDict()
-_MACHINES_LOCK = threading.Lock()
 MAX_MACHINES = 16
+_MACHINES = LRU(MAX_MACHINES)  # ELF path -> Machine
+_MACHINES_LOCK = threading.Lock()
 
 
 def machine_for(elf_path: Path) -> Machine:
@@ -693,13 +693,10 @@ def machine_for(elf_path: Path) -> Machine:
     with _MACHINES_LOCK:
         m = _MACHINES.get(key)
         if m is not None:
-            _MACHINES.move_to_end(key)
             return m
     m = Machine(ElfImage(Path(elf_path)))
     with _MACHINES_LOCK:
-        _MACHINES[key] = m
-        while len(_MACHINES) > MAX_MACHINES:
-            _MACHINES.popitem(last=False)
+        _MACHINES.put(key, m)
     return m
 
 
