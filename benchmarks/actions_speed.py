@@ -122,6 +122,12 @@ def main(argv=None) -> int:
         params["place"] = {"kind": "paths", "paths": [list(map(list, adapter.node_path(node)))]} if node else {"kind": "proc"}
         return p, node, params
 
+    def cold_start() -> None:
+        # nothing validated or memoised by the last repetition
+        aq.CACHE.clear()
+        aq.RESULTS.clear()
+        adapter.forget_analyses()
+
     places = [("innermost nest (for r, step 6)", 6, "r"), ("outer nest (for ioo, step 6)", 6, "ioo"), ("whole proc before replace (step 32)", 32, None)]
     print(f"{'place':38} {'univ':>5} {'cands':>5} {'offer':>5} {'naive s':>8} {'cold s':>7} {'warm ms':>8} {'cold x':>7} {'warm x':>8} {'same-set x':>10}")
     for label, step, loop in places:
@@ -129,9 +135,7 @@ def main(argv=None) -> int:
         scope = aq.build_scope(state, step, "p")
         rows = []
         for _ in range(args.repeat):
-            aq.CACHE.clear()
-            aq.RESULTS.clear()
-            adapter.forget_analyses()  # cold: nothing memoised from the last repetition
+            cold_start()
             t0 = time.perf_counter()
             res = aq.list_actions(tracer, path, params)
             cold = time.perf_counter() - t0
@@ -148,9 +152,7 @@ def main(argv=None) -> int:
             # the same candidate set both ways: apply only vs apply + C
             adapter.forget_analyses()
             t_same, _ = naive(p, scope, ours)
-            aq.CACHE.clear()
-            aq.RESULTS.clear()
-            adapter.forget_analyses()  # cold: nothing memoised from the last repetition
+            cold_start()
             t0 = time.perf_counter()
             first = aq.list_actions(tracer, path, {**params, "budget_ms": aq_budget})
             t_first = time.perf_counter() - t0
