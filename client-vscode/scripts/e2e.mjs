@@ -401,12 +401,24 @@ async function runDom(name, run) {
   return p;
 }
 
-async function palette(page, title) {
-  await page.keyboard.press("F1");
+// The palette lists the commands registered when it opens; right after a window loads, some
+// (Workspace Trust's) may come later: open it again until the command is there.
+async function palette(page, title, timeout = 40_000) {
   const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await page.keyboard.press("F1");
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ timeout: 5_000 });
+      break;
+    } catch (e) {
+      await page.keyboard.press("Escape");
+      if (Date.now() > deadline) throw e;
+    }
+  }
   await page.keyboard.press("Enter");
 }
 
