@@ -43,8 +43,8 @@ SCRIPT = ROOT / "examples" / "conv1d.py"
 
 def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
     """Notebook-style blind candidates for `node` (a loop) plus the ones exo-lsp enumerated."""
-    from exo_lsp import adapter
-    from exo_lsp.action_queries import _walk
+    from exo_lsp.worker.exo import adapter
+    from exo_lsp.worker.queries.actions import _walk
 
     v = scope.var
     loops = [s for s in _walk(p.body()) if adapter._pc.ForCursor.__instancecheck__(s)]
@@ -75,8 +75,8 @@ def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
 
 
 def naive(p, scope, calls: list[str]) -> tuple[float, dict[str, bool]]:
-    from exo_lsp import adapter
-    from exo_lsp.action_queries import _evaluate
+    from exo_lsp.worker.exo import adapter
+    from exo_lsp.worker.queries.actions import _evaluate
 
     ok: dict[str, bool] = {}
     base = adapter.proc_text_fast(p)
@@ -104,9 +104,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.setrecursionlimit(10000)
 
-    from exo_lsp import action_queries as aq
-    from exo_lsp import adapter
-    from exo_lsp.tracer import Tracer
+    from exo_lsp.worker.queries import actions as aq
+    from exo_lsp.worker.exo import adapter
+    from exo_lsp.worker.tracer import Tracer
 
     aq_budget = 700.0
     tracer = Tracer()

@@ -16,7 +16,7 @@ import pathlib
 import statistics
 import time
 
-from exo_lsp.engine import Engine, Settings, WorkerClient
+from exo_lsp.lsp.worker_client import Engine, Settings, WorkerClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "conv1d.py"

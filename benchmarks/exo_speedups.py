@@ -23,8 +23,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.setrecursionlimit(10000)
 
-    from exo_lsp import adapter
-    from exo_lsp.tracer import Tracer
+    from exo_lsp.worker.exo import adapter
+    from exo_lsp.worker.tracer import Tracer
 
     tracer = Tracer()
     print(f"{'script':22} {'steps':>5} {'as it comes':>12} {'speed-ups':>10} {'ratio':>6}")

@@ -29,8 +29,8 @@ def ms(f) -> float:
 
 
 def in_process() -> None:
-    from exo_lsp import view_queries as vq
-    from exo_lsp.tracer import Tracer
+    from exo_lsp.worker.queries import views as vq
+    from exo_lsp.worker.tracer import Tracer
 
     tracer = Tracer()
     state = tracer.run(SCRIPT, open(SCRIPT).read(), 1)
@@ -53,7 +53,7 @@ def in_process() -> None:
 
 
 async def through_engine() -> None:
-    from exo_lsp.engine import Engine, Settings
+    from exo_lsp.lsp.worker_client import Engine, Settings
 
     engine = Engine(Settings())
     try:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exo_lsp import adapter
-from exo_lsp.tracer import Tracer
+from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.tracer import Tracer
 
 ROOT = Path(__file__).resolve().parents[1]
 CONV1D = str(ROOT / "examples" / "conv1d.py")

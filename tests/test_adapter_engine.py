@@ -12,7 +12,7 @@ import exo.API_scheduling as sched
 from exo import proc
 from exo.stdlib.scheduling import divide_loop, simplify
 
-from exo_lsp import adapter
+from exo_lsp.worker.exo import adapter
 from exo_lsp.rvm import RVM_TILE
 
 

@@ -14,7 +14,7 @@ from exo.core import LoopIR_pprint
 from exo.core.LoopIR import LoopIR
 from exo.stdlib.scheduling import divide_loop, rename
 
-from exo_lsp import adapter
+from exo_lsp.worker.exo import adapter
 from exo_lsp.rvm import rvm_mld
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"

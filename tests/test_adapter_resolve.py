@@ -12,7 +12,7 @@ from exo import proc
 from exo.frontend import pattern_match
 from exo.stdlib.scheduling import divide_loop, fission, stage_mem
 
-from exo_lsp import adapter
+from exo_lsp.worker.exo import adapter
 
 
 @proc

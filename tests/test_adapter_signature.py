@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from exo import DRAM, proc
 
-from exo_lsp import adapter
-from exo_lsp.adapter import FnArgInfo, ProcSignature, SizeOp
+from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo.adapter import FnArgInfo, ProcSignature, SizeOp
 from exo_lsp.rvm import RVM_TILE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from exo_lsp import action_queries as aq
-from exo_lsp import adapter
-from exo_lsp.tracer import Tracer
+from exo_lsp.worker.queries import actions as aq
+from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.tracer import Tracer
 from trace_compare import normalized
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exo_lsp import adapter
-from exo_lsp.tracer import Tracer
+from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.tracer import Tracer
 from trace_compare import normalized
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -131,7 +131,7 @@ def test_lines_inserted_above_the_algorithm_reuse_every_step_and_move_every_posi
 
 
 def test_line_moves():
-    from exo_lsp.textpos import line_moves
+    from exo_lsp.shared.positions import line_moves
 
     old = "a\nb\nc\nd\n"
     assert line_moves(old, old) == {}

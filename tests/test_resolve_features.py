@@ -3,8 +3,8 @@ name ranges, pattern-string tokens (UTF-16), token encoding, related items, lens
 
 from __future__ import annotations
 
-from exo_lsp.features import resolve as r
-from exo_lsp.trace import Argument, Location, Lookup, Position, Range, Step, Target, Trace
+from exo_lsp.lsp.features import resolve as r
+from exo_lsp.shared.trace import Argument, Location, Lookup, Position, Range, Step, Target, Trace
 
 
 def R(l1, c1, l2, c2):

@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from exo_lsp import view_queries as vq
-from exo_lsp.features import views
-from exo_lsp.tracer import Tracer
+from exo_lsp.worker.queries import views as vq
+from exo_lsp.lsp.features import views
+from exo_lsp.worker.tracer import Tracer
 from exo_lsp_protocol import messages as m
 
 SCRIPT = textwrap.dedent(
@@ -94,7 +94,7 @@ def test_view_data_text_map_and_labels(run):
 
 
 def test_c_lines_name_the_proc_view_line_of_their_statement(run):
-    from exo_lsp.simulate_queries import c_line_statements
+    from exo_lsp.worker.queries.simulate import c_line_statements
 
     tracer, path, trace, expected = run
     got = c_line_statements(tracer, trace.steps[5].proc_out)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exo_lsp import adapter
-from exo_lsp.tracer import Tracer
+from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.tracer import Tracer
 
 
 def normalized(tracer: Tracer, state) -> dict:

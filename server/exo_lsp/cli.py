@@ -7,8 +7,8 @@ import asyncio
 import os
 import sys
 
-from .engine import Engine, Settings
-from .trace import Trace
+from .lsp.worker_client import Engine, Settings
+from .shared.trace import Trace
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     if args.cmd == "serve":
-        from .server import serve as run_server
+        from .lsp.server import serve as run_server
 
         run_server(tcp=args.tcp, host=args.host, port=args.port)
     elif args.cmd == "check":
@@ -101,7 +101,7 @@ async def _trace(file: str, timeout: float) -> int:
 
 
 async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout: float) -> int:
-    from .features.views import select_handle
+    from .lsp.features.views import select_handle
 
     engine = Engine(Settings(timeout_s=timeout))
     try:
@@ -128,7 +128,7 @@ async def _simulate(args) -> int:
 
     from exo_lsp_protocol.simulate import SimulationResult
 
-    from .features.views import select_handle
+    from .lsp.features.views import select_handle
 
     engine = Engine(Settings(timeout_s=args.timeout))
     try:

@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInternalError
 from pytest_lsp import LanguageClient
 
-from exo_lsp import adapter
+from exo_lsp.worker.exo import adapter
 
 from .helpers import EXAMPLES, _plain, change_script, close_script, init_params, open_script, server_config
 

@@ -48,7 +48,7 @@ from unicorn import (
 )
 from unicorn import riscv_const as R
 
-from ..lru import LRU
+from ..shared.lru import LRU
 from . import decode as D
 from .accel import Accelerator, UNIT_NAMES
 from .encoding import decode as rvm_decode

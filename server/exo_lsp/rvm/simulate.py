@@ -24,7 +24,7 @@ from exo_lsp_protocol.simulate import (
     UnitUse,
 )
 
-from .. import adapter
+from ..worker.exo import adapter
 from .harness import Harness, HarnessError, make_harness
 from .isa import reset_rvm_state
 from .sim import DEFAULT_BUDGET, RawRun, SimulationError, machine_for

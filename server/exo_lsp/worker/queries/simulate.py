@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import worker_api
-from .view_queries import rendered, rendered_c, view_lines
-from .worker_api import query
+from . import report_progress
+from .views import rendered, rendered_c, view_lines
+from . import query
 
 
 def c_line_statements(tracer, handle: int) -> dict[int, str]:
@@ -30,7 +30,7 @@ def c_line_statements(tracer, handle: int) -> dict[int, str]:
 
 @query("simulate")
 def simulate(tracer, path: str, params: dict):
-    from .rvm.simulate import compile_and_simulate, render_report
+    from ...rvm.simulate import compile_and_simulate, render_report
 
     handle = int(params["handle"])
     proc = tracer.registry.get(handle)
@@ -45,6 +45,6 @@ def simulate(tracer, path: str, params: dict):
         compiler=params.get("compiler", "zig"),
         seed=int(params.get("seed", 0)),
         c_line_to_stmt=mapping,
-        progress=worker_api.report_progress,
+        progress=report_progress,
     )
     return {"result": result, "report": render_report(result)}

@@ -23,10 +23,11 @@ from typing import Any, Callable
 
 import msgspec
 
-from . import adapter, memo
+from .exo import adapter
+from . import memo
 from .problems import ProblemBuilder
-from .textpos import LineIndex, line_moves
-from .trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
+from ..shared.positions import LineIndex, line_moves
+from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
 
 
 class RunCancelled(BaseException):

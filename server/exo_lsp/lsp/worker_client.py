@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import ipc
-from .trace import Position, Problem, Range, Trace, norm_path
+from ..shared import framing as ipc
+from ..shared.trace import Position, Problem, Range, Trace, norm_path
 
-log = logging.getLogger("exo_lsp.engine")
+log = logging.getLogger("exo_lsp.worker_client")
 
 
 @dataclass

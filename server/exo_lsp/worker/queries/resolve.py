@@ -17,10 +17,10 @@ import difflib
 import os
 from typing import Any
 
-from . import adapter
-from .lru import LRU
-from .trace import Argument, Lookup, Step, Target
-from .worker_api import query
+from ..exo import adapter
+from ...shared.lru import LRU
+from ...shared.trace import Argument, Lookup, Step, Target
+from . import query
 
 # ----------------------------------------------------------------------------- caches
 
@@ -245,7 +245,7 @@ def state_text(state, lk: Lookup) -> str:
     buffer it ran, saved or not)."""
     import linecache
 
-    from .textpos import LineIndex
+    from ...shared.positions import LineIndex
 
     return LineIndex("".join(linecache.getlines(state.trace.path))).text_of(lk.range)
 

@@ -32,9 +32,10 @@ from typing import Any, Callable
 import msgspec
 from exo import DRAM
 
-from . import adapter, view_queries
-from .lru import LRU
-from .worker_api import query
+from ..exo import adapter
+from . import views as view_queries
+from ...shared.lru import LRU
+from . import query
 
 # --------------------------------------------------------------------------- results
 

@@ -8,9 +8,9 @@ import re
 import traceback
 from typing import TYPE_CHECKING
 
-from . import adapter
-from .textpos import LineIndex, utf16_len
-from .trace import Location, Position, Problem, Range, Related, Step, view_uri
+from .exo import adapter
+from ..shared.positions import LineIndex, utf16_len
+from ..shared.trace import Location, Position, Problem, Range, Related, Step, view_uri
 
 if TYPE_CHECKING:
     from .tracer import ProcRegistry

@@ -21,10 +21,10 @@ from typing import Any
 
 import msgspec
 
-from . import adapter
-from .textpos import LineIndex
-from .trace import Location, Step, Trace
-from .worker_api import query
+from ..exo import adapter
+from ...shared.positions import LineIndex
+from ...shared.trace import Location, Step, Trace
+from . import query
 
 
 class StmtEntry(msgspec.Struct):

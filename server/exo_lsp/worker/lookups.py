@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from . import adapter
-from .trace import Argument, Lookup
+from .exo import adapter
+from ..shared.trace import Argument, Lookup
 
 # names of the positional parameters of the wrapped methods, for Argument.name
 _PARAMS = {

@@ -13,7 +13,7 @@ Places (``textDocument/codeAction``):
 
 Each action inserts one line, ``<var> = <call>``, after the step (in the script). The
 worker enumerates candidates and validates each by evaluating that very call on the proc
-(``exo_lsp.action_queries``); ``codeAction/resolve`` adds the preview as ``data.preview``:
+(``exo_lsp.worker.queries.actions``); ``codeAction/resolve`` adds the preview as ``data.preview``:
 ``{title, call, proc, before, after, diff}`` — the proc before and after, as the proc view
 prints them, and their unified diff. ``data`` also carries ``line`` (the inserted line),
 ``group`` (replace, memory_fix, divide, reorder, ...) and ``note`` (why a memory fix is
@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass
 from lsprotocol import types as lsp
 
-from ..trace import Position, Step, Trace
+from ...shared.trace import Position, Step, Trace
 
 log = logging.getLogger("exo_lsp.actions")
 

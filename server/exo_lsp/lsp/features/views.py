@@ -28,7 +28,7 @@ from lsprotocol import types as lsp
 
 from exo_lsp_protocol import messages as m
 
-from ..trace import Step, Trace, view_uri
+from ...shared.trace import Step, Trace, view_uri
 
 SCHEMES = ("exo-proc", "exo-c")
 
@@ -140,7 +140,7 @@ def _step_loc(trace: Trace, index: int | None, script_uri: str) -> m.Location | 
 
 async def view_map(ls, uri: str, *, run: bool = True) -> m.ViewMapResult:
     from ..server import path_to_uri
-    from ..view_queries import ViewData
+    from ...worker.queries.views import ViewData
 
     cached = ls.view_maps.get(uri)
     if cached is not None and cached.version == ls.view_version:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import adapter
+from .exo import adapter
 
 KEEP_RUNS = 3  # a run may reuse entries made by any of the previous few runs
 

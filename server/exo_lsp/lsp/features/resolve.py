@@ -11,7 +11,7 @@ Everything starts from the trace of the document's current version:
   and ifs), which is what definition, references, highlights and code lenses follow.
 
 Markdown for hovers and labels for inlay hints need the procs, so they are computed in the
-worker (``exo_lsp.resolve_queries``); the rest is read from the trace here.
+worker (``exo_lsp.worker.queries.resolve``); the rest is read from the trace here.
 
 Semantic tokens (legend ``LEGEND``) inside pattern strings:
 ``_`` holes → ``macro``; ``#N`` selectors → ``decorator``; loop names → ``parameter``;
@@ -30,8 +30,8 @@ from typing import Any, Iterable
 
 from lsprotocol import types as lsp
 
-from ..textpos import utf16_len, utf16_to_index
-from ..trace import Location, Position, Range, Step, Target, Trace
+from ...shared.positions import utf16_len, utf16_to_index
+from ...shared.trace import Location, Position, Range, Step, Target, Trace
 
 log = logging.getLogger("exo_lsp.resolve")
 

@@ -35,7 +35,7 @@ from exo.frontend.pyparser import get_ast_from_python as _get_ast
 from exo.core.LoopIR import FreeVars as _LoopIR_FreeVars
 from exo.rewrite import LoopIR_unification as _unification
 
-from .lru import LRU
+from ...shared.lru import LRU
 
 EXO_VERSION = "1.0.0"
 

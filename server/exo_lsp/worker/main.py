@@ -17,9 +17,9 @@ import threading
 import time
 import traceback
 
-from . import ipc
-from . import worker_api
-from .worker_api import QUERY_HANDLERS, load_handlers
+from ..shared import framing as ipc
+from . import queries
+from .queries import QUERY_HANDLERS, load_handlers
 
 class Worker:
     def __init__(self, out_fd: int):
@@ -84,7 +84,7 @@ class Worker:
                     self.cancelled.discard(msg.id)
             elif isinstance(msg, ipc.Query):
                 handler = QUERY_HANDLERS.get(msg.kind)
-                worker_api._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
+                queries._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
                 try:
                     if handler is None:
                         raise KeyError(f"unknown query {msg.kind!r}")
@@ -92,7 +92,7 @@ class Worker:
                 except Exception as exc:  # a bad question must not end the worker
                     self.send(ipc.QueryDone(msg.id, None, f"{type(exc).__name__}: {exc}"))
                 finally:
-                    worker_api._progress = None
+                    queries._progress = None
 
     def guard_exit(self) -> None:
         """Say where the script called os._exit before the process goes."""
@@ -120,7 +120,7 @@ class Worker:
 
 
 def _internal_error_trace(msg, tb: str):
-    from .trace import Position, Problem, Range, Trace
+    from ..shared.trace import Position, Problem, Range, Trace
 
     where = Range(Position(0, 0), Position(0, 0))
     last = tb.strip().splitlines()[-1]

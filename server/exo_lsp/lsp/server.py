@@ -20,8 +20,8 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from exo_lsp_protocol import messages as m
 
-from .engine import Engine, Settings
-from .trace import Problem, Trace
+from .worker_client import Engine, Settings
+from ..shared.trace import Problem, Trace
 
 log = logging.getLogger("exo_lsp.server")
 
