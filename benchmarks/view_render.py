@@ -54,6 +54,7 @@ def in_process() -> None:
 
 async def through_engine() -> None:
     from exo_lsp.lsp.worker_client import Engine, Settings
+    from exo_lsp.shared.contract import ViewTextParams
 
     engine = Engine(Settings())
     try:
@@ -63,12 +64,12 @@ async def through_engine() -> None:
         for h in handles:
             t0 = time.perf_counter()
             try:
-                await engine.query("viewText", SCRIPT, {"handle": h, "c": True})
+                await engine.query(SCRIPT, ViewTextParams(handle=h, c=True))
             except RuntimeError:
                 continue
             first.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            await engine.query("viewText", SCRIPT, {"handle": h, "c": True})
+            await engine.query(SCRIPT, ViewTextParams(handle=h, c=True))
             second.append((time.perf_counter() - t0) * 1000)
         c, w = statistics.median(first), statistics.median(second)
         print(f"through the engine (IPC), C view text, n={len(first)} (median ms)")

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from exo_lsp.shared.contract import ViewTextParams
 from exo_lsp.worker.queries import views as vq
 from exo_lsp.lsp.features import views
 from exo_lsp.worker.tracer import Tracer
@@ -115,16 +116,16 @@ def test_cache_renders_once_per_proc(run):
     tracer, path, trace, _ = run
     tracer._view_cache = vq.ViewCache()
     h = trace.steps[1].proc_out
-    first = vq.q_view_text(tracer, path, {"handle": h, "c": True})
+    first = vq.q_view_text(tracer, path, ViewTextParams(handle=h, c=True))
     stats = dict(vq.cache_of(tracer).stats)
     assert stats == {"proc_renders": 0, "c_renders": 1, "hits": 0}
-    assert vq.q_view_text(tracer, path, {"handle": h, "c": True}) == first
-    vq.q_view_text(tracer, path, {"handle": h})
-    vq.q_view_text(tracer, path, {"handle": h})
+    assert vq.q_view_text(tracer, path, ViewTextParams(handle=h, c=True)) == first
+    vq.q_view_text(tracer, path, ViewTextParams(handle=h))
+    vq.q_view_text(tracer, path, ViewTextParams(handle=h))
     assert vq.cache_of(tracer).stats == {"proc_renders": 1, "c_renders": 1, "hits": 2}
     # a handle the registry dropped is not answered from the cache
     with pytest.raises(KeyError):
-        vq.q_view_text(tracer, path, {"handle": 10_000})
+        vq.q_view_text(tracer, path, ViewTextParams(handle=10_000))
 
 
 def test_view_uris():

@@ -8,6 +8,7 @@ import os
 import sys
 
 from .lsp.worker_client import Engine, Settings
+from .shared.contract import SimulateParams, ViewTextParams
 from .shared.trace import Trace
 
 
@@ -116,7 +117,7 @@ async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout:
                 print(f"{_display_path(p.path)}:{p.range.start.line + 1}:{p.range.start.character + 1}: {p.severity}: {p.message.splitlines()[0]}", file=sys.stderr)
             print(f"exo-lsp show: {exc}", file=sys.stderr)
             return 2
-        text = await engine.query("viewText", file, {"handle": handle, "c": c})
+        text = (await engine.query(file, ViewTextParams(handle=handle, c=c))).text
     finally:
         await engine.shutdown()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -125,8 +126,6 @@ async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout:
 
 async def _simulate(args) -> int:
     import msgspec
-
-    from exo_lsp_protocol.simulate import SimulationResult
 
     from .lsp.features.views import select_handle
 
@@ -149,13 +148,13 @@ async def _simulate(args) -> int:
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
         answer = await engine.query(
-            "simulate", args.file, {"handle": handle, "compiler": args.compiler}, on_progress=progress
+            args.file, SimulateParams(handle=handle, compiler=args.compiler), on_progress=progress
         )
     finally:
         await engine.shutdown()
-    result = msgspec.convert(answer["result"], SimulationResult)
+    result = answer.result
     if args.json:
         sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     else:
-        sys.stdout.write(answer["report"].rstrip("\n") + "\n")
+        sys.stdout.write(answer.report.rstrip("\n") + "\n")
     return 0 if result.ok and result.correct else 1

@@ -20,6 +20,8 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from exo_lsp_protocol import messages as m
 
+from .dispatch import Dispatcher
+from .settings import InitOptions, read_options
 from .worker_client import Engine, Settings
 from ..shared.trace import Problem, Trace
 
@@ -51,8 +53,11 @@ class ExoLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("exo-lsp", "0.1.0")
         self.engine = Engine(Settings())
+        self.dispatcher = Dispatcher()
+        self.options = InitOptions()
         self.trusted = True
-        self.debounce_s = 0.3
+        self.debounce_s = self.options.debounce_ms / 1000
+        self.action_budget_ms = self.options.action_budget_ms
         self._pending: dict[str, asyncio.Task] = {}
         self._published: dict[str, set[str]] = {}  # script uri -> uris it put diagnostics on
         self.view_version = 0
@@ -213,15 +218,20 @@ server = ExoLanguageServer()
 
 @server.feature(lsp.INITIALIZE)
 def on_initialize(ls: ExoLanguageServer, params: lsp.InitializeParams) -> None:
-    opts = _plain(params.initialization_options) or {}
-    if isinstance(opts, dict):
-        ls.trusted = bool(opts.get("trusted", True))
-        s = ls.engine.settings
-        s.timeout_s = float(opts.get("timeoutSeconds", s.timeout_s))
-        s.memory_mb = int(opts.get("memoryMb", s.memory_mb))
-        s.python = str(opts.get("workerPython") or s.python)
-        ls.debounce_s = float(opts.get("debounceMs", ls.debounce_s * 1000)) / 1000
-        ls.action_budget_ms = float(opts.get("actionBudgetMs", 700))  # code actions: validation time per request
+    opts, notes = read_options(_plain(params.initialization_options))
+    ls.options = opts
+    ls.trusted = opts.trusted is not False
+    s = ls.engine.settings
+    s.timeout_s = opts.timeout_seconds
+    s.memory_mb = opts.memory_mb
+    s.python = opts.worker_python or s.python
+    ls.debounce_s = opts.debounce_ms / 1000
+    ls.action_budget_ms = opts.action_budget_ms
+    if notes:
+        ls.window_show_message(lsp.ShowMessageParams(
+            type=lsp.MessageType.Warning,
+            message="Exo: some initialization options were ignored: " + "; ".join(notes),
+        ))
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -283,6 +293,7 @@ def _register_features() -> None:
     from .features import register_all
 
     register_all(server)
+    server.dispatcher.install(server)
 
 
 def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:

@@ -8,6 +8,7 @@ run that caused it becomes a trace with one problem saying what happened and whe
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -18,7 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import msgspec
+
 from ..shared import framing as ipc
+from ..shared.contract import METHODS, QueryParams
 from ..shared.trace import Position, Problem, Range, Trace, norm_path
 
 log = logging.getLogger("exo_lsp.worker_client")
@@ -238,6 +242,11 @@ class WorkerClient:
         await self.kill()
 
 
+@functools.cache
+def _result_decoder(params_type: type) -> msgspec.msgpack.Decoder:
+    return msgspec.msgpack.Decoder(METHODS[params_type] | None)
+
+
 _FH_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
@@ -296,11 +305,13 @@ class Engine:
             self.traces[path] = trace
             return trace
 
-    async def query(self, kind: str, path: str, params: dict | None = None, *, on_progress=None) -> Any:
-        """Ask the worker about procs of the last run of `path`; on_progress(message, fraction)."""
+    async def query(self, path: str, params: QueryParams, *, on_progress=None) -> Any:
+        """Ask the worker about procs of the last run of `path`: the Result type that the
+        contract pairs with `params`, or None when the worker has nothing to say.
+        on_progress(message, fraction) hears how far a long query has got."""
         path = norm_path(path)
         async with self._lock:
-            msg = ipc.Query(next(self.worker.ids), kind, path, params or {})
+            msg = ipc.Query(next(self.worker.ids), path, params)
             try:
                 done = await self.worker.request(msg, self.settings.query_timeout_s, on_progress)
             except WorkerGone as gone:
@@ -309,7 +320,7 @@ class Engine:
                 raise RuntimeError(f"the worker stopped while answering: {gone.reason}") from None
         if done.error:
             raise RuntimeError(done.error)
-        return done.result
+        return _result_decoder(type(params)).decode(done.result)
 
     async def _restart(self) -> None:
         async with self._lock:

@@ -7,6 +7,7 @@ from typing import Any, Union
 
 import msgspec
 
+from .contract import QueryParams
 from .trace import Trace
 
 
@@ -23,12 +24,11 @@ class Cancel(msgspec.Struct, tag="cancel"):
 
 
 class Query(msgspec.Struct, tag="query"):
-    """A question about the last run of `path` (views, hovers, actions ...)."""
+    """A question about the last run of `path`: one of the contract's Params types."""
 
     id: int
-    kind: str
     path: str
-    params: dict[str, Any] = {}
+    params: QueryParams
 
 
 class Shutdown(msgspec.Struct, tag="shutdown"):
@@ -60,7 +60,7 @@ class RunDone(msgspec.Struct, tag="run_done"):
 
 class QueryDone(msgspec.Struct, tag="query_done"):
     id: int
-    result: Any = None
+    result: msgspec.Raw = msgspec.Raw(b"\xc0")  # the method's Result, encoded (nil: no answer)
     error: str | None = None
 
 
@@ -80,6 +80,10 @@ _HEADER = struct.Struct("<I")
 _encoder = msgspec.msgpack.Encoder()
 _to_worker = msgspec.msgpack.Decoder(ToWorker)
 _from_worker = msgspec.msgpack.Decoder(FromWorker)
+
+
+def encode(msg: Any) -> bytes:
+    return _encoder.encode(msg)
 
 
 def frame(msg: Any) -> bytes:

@@ -17,9 +17,11 @@ import threading
 import time
 import traceback
 
+import msgspec
+
 from ..shared import framing as ipc
 from . import queries
-from .queries import QUERY_HANDLERS, load_handlers
+from .queries import HANDLERS, load_handlers
 
 class Worker:
     def __init__(self, out_fd: int):
@@ -83,14 +85,13 @@ class Worker:
                     self.current_path = None
                     self.cancelled.discard(msg.id)
             elif isinstance(msg, ipc.Query):
-                handler = QUERY_HANDLERS.get(msg.kind)
+                handler = HANDLERS[type(msg.params)]  # the contract decoded it: every type has one
                 queries._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
                 try:
-                    if handler is None:
-                        raise KeyError(f"unknown query {msg.kind!r}")
-                    self.send(ipc.QueryDone(msg.id, handler(tracer, msg.path, msg.params)))
+                    result = handler(tracer, msg.path, msg.params)
+                    self.send(ipc.QueryDone(msg.id, msgspec.Raw(ipc.encode(result))))
                 except Exception as exc:  # a bad question must not end the worker
-                    self.send(ipc.QueryDone(msg.id, None, f"{type(exc).__name__}: {exc}"))
+                    self.send(ipc.QueryDone(msg.id, error=f"{type(exc).__name__}: {exc}"))
                 finally:
                     queries._progress = None
 

@@ -1,6 +1,8 @@
 """LSP features: each module is a thin view over the engine's traces.
 
-A module exposes ``register(server)``; ``register_all`` wires them in a fixed order.
+A module exposes ``register(server)``; ``register_all`` calls them. Standard LSP methods are
+added to ``server.dispatcher`` with the documents each handler applies to, so the order of
+the modules here does not decide who answers.
 """
 
 from __future__ import annotations

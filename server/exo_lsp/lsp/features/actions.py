@@ -30,8 +30,10 @@ import ast
 import asyncio
 import logging
 from dataclasses import dataclass
+import msgspec
 from lsprotocol import types as lsp
 
+from ...shared.contract import ActionInfo, ActionList, ActionsParams, Place, PreviewParams
 from ...shared.trace import Position, Step, Trace
 
 log = logging.getLogger("exo_lsp.actions")
@@ -158,17 +160,17 @@ def _contains(r, pos: Position) -> bool:
     return (r.start.line, r.start.character) <= (pos.line, pos.character) <= (r.end.line, r.end.character)
 
 
-def script_place(trace: Trace, info: ScriptInfo, pos: Position) -> tuple[int | None, dict] | None:
+def script_place(trace: Trace, info: ScriptInfo, pos: Position) -> tuple[int | None, Place] | None:
     """(step, place) for a position in the script, or None when nothing applies there."""
     hits = [s for s in trace.steps if s.parent is None and _contains(s.range, pos)]
     if hits:
         s = min(hits, key=lambda s: (s.range.end.line - s.range.start.line, s.range.end.character - s.range.start.character))
         for a in s.arguments:
             if a.range is not None and a.kind in ("pattern", "cursor") and _contains(a.range, pos):
-                return s.index, {"kind": "arg", "arg": a.name}
-        return s.index, {"kind": "proc"}
+                return s.index, Place(kind="arg", arg=a.name)
+        return s.index, Place(kind="proc")
     if info.in_algorithm(pos.line):
-        return None, {"kind": "algo_line", "line": pos.line}
+        return None, Place(kind="algo_line", line=pos.line)
     return None
 
 
@@ -198,7 +200,7 @@ async def compute_actions(ls, uri: str, pos: Position) -> list[lsp.CodeAction]:
         if step is None or step.parent is not None or not step.ok:
             return []
         step_index: int | None = step.index
-        place: dict = {"kind": "view_line", "line": pos.line}
+        place = Place(kind="view_line", line=pos.line)
     else:
         script_uri = uri
         trace = ls.trace_for(uri)
@@ -223,24 +225,24 @@ async def compute_actions(ls, uri: str, pos: Position) -> list[lsp.CodeAction]:
         if str(step_index) not in vars_:
             return []
         vars_ = {str(step_index): vars_[str(step_index)]}
-    params = {"step": step_index, "handle": handle, "place": place, "vars": vars_, "budget_ms": _budget(ls)}
+    params = ActionsParams(step=step_index, handle=handle, place=place, vars=vars_, budget_ms=_budget(ls))
     path = uri_to_path(script_uri)
     try:
-        result = await ls.engine.query("actions.list", path, params)
+        result = await ls.engine.query(path, params)
     except Exception as exc:
         log.warning("code actions failed: %s", exc)
         return []
-    if result.get("pending"):
-        _continue_in_background(ls, path, {**params, "step": result["step"]}, script_uri, version)
-    step_key = str(result.get("step"))
+    if result.pending:
+        _continue_in_background(ls, path, msgspec.structs.replace(params, step=result.step), script_uri, version)
+    step_key = str(result.step)
     if step_key not in eligible:
         return []
     var, ins = eligible[step_key]
-    return [_code_action(script_uri, version, result, a, ins) for a in result["actions"]]
+    return [_code_action(script_uri, version, result, a, ins) for a in result.actions]
 
 
-def _code_action(script_uri: str, version, result: dict, a: dict, ins: Insertion) -> lsp.CodeAction:
-    new_line = f"{ins.indent}{ins.var} = {a['call']}"
+def _code_action(script_uri: str, version, result: ActionList, a: ActionInfo, ins: Insertion) -> lsp.CodeAction:
+    new_line = f"{ins.indent}{ins.var} = {a.call}"
     if ins.at_eof_without_newline:
         edit = lsp.TextEdit(range=lsp.Range(start=lsp.Position(ins.line - 1, 10**6), end=lsp.Position(ins.line - 1, 10**6)),
                             new_text="\n" + new_line)
@@ -248,8 +250,8 @@ def _code_action(script_uri: str, version, result: dict, a: dict, ins: Insertion
         edit = lsp.TextEdit(range=lsp.Range(start=lsp.Position(ins.line, 0), end=lsp.Position(ins.line, 0)),
                             new_text=new_line + "\n")
     return lsp.CodeAction(
-        title=a["title"],
-        kind=a["kind"],
+        title=a.title,
+        kind=a.kind,
         edit=lsp.WorkspaceEdit(
             document_changes=[
                 lsp.TextDocumentEdit(
@@ -261,14 +263,14 @@ def _code_action(script_uri: str, version, result: dict, a: dict, ins: Insertion
         data={
             "uri": script_uri,
             "version": version,
-            "step": result["step"],
-            "handle": result["handle"],
-            "var": result["var"],
-            "call": a["call"],
-            "group": a["group"],
-            "title": a["title"],
+            "step": result.step,
+            "handle": result.handle,
+            "var": result.var,
+            "call": a.call,
+            "group": a.group,
+            "title": a.title,
             "line": new_line.strip(),
-            "note": a.get("note", ""),
+            "note": a.note,
         },
     )
 
@@ -276,7 +278,7 @@ def _code_action(script_uri: str, version, result: dict, a: dict, ins: Insertion
 _background: dict[str, asyncio.Task] = {}
 
 
-def _continue_in_background(ls, path: str, params: dict, script_uri: str, version) -> None:
+def _continue_in_background(ls, path: str, params: ActionsParams, script_uri: str, version) -> None:
     """Validate what the budget left out, in small chunks, while the text stays the same."""
     old = _background.get(path)
     if old is not None and not old.done():
@@ -288,10 +290,10 @@ def _continue_in_background(ls, path: str, params: dict, script_uri: str, versio
             if got is None or got[1] != version:
                 return
             try:
-                r = await ls.engine.query("actions.list", path, {**params, "budget_ms": BACKGROUND_CHUNK_MS})
+                r = await ls.engine.query(path, msgspec.structs.replace(params, budget_ms=BACKGROUND_CHUNK_MS))
             except Exception:
                 return
-            if not r.get("pending"):
+            if not r.pending:
                 return
             await asyncio.sleep(0.05)
 
@@ -304,18 +306,18 @@ async def resolve_action(ls, action: lsp.CodeAction) -> lsp.CodeAction:
     data = action.data if isinstance(action.data, dict) else {}
     if not data.get("call"):
         return action
-    params = {k: data[k] for k in ("handle", "var", "call", "step", "title") if k in data}
     try:
-        preview = await ls.engine.query("actions.preview", uri_to_path(data["uri"]), params)
+        params = msgspec.convert({k: data[k] for k in ("handle", "var", "call", "step", "title") if k in data}, PreviewParams)
+        preview = await ls.engine.query(uri_to_path(data["uri"]), params)
     except Exception as exc:
         log.warning("preview failed: %s", exc)
         return action
-    action.data = {**data, "preview": preview}
+    action.data = {**data, "preview": msgspec.to_builtins(preview)}
     return action
 
 
 def register(server) -> None:
-    @server.feature(
+    @server.dispatcher.handle(
         lsp.TEXT_DOCUMENT_CODE_ACTION,
         lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite], resolve_provider=True),
     )
@@ -330,7 +332,7 @@ def register(server) -> None:
         actions = await compute_actions(ls, params.text_document.uri, Position(start.line, start.character))
         return actions or None
 
-    @server.feature(lsp.CODE_ACTION_RESOLVE)
+    @server.dispatcher.handle(lsp.CODE_ACTION_RESOLVE)
     async def on_resolve(ls, action: lsp.CodeAction) -> lsp.CodeAction:
         return await resolve_action(ls, action)
 

@@ -31,7 +31,9 @@ from typing import Any, Iterable
 from lsprotocol import types as lsp
 
 from ...shared.positions import utf16_len, utf16_to_index
+from ...shared.contract import HoverParams, InlayParams, NamesParams
 from ...shared.trace import Location, Position, Range, Step, Target, Trace
+from .views import in_script
 
 log = logging.getLogger("exo_lsp.resolve")
 
@@ -374,20 +376,21 @@ class Resolver:
         self.ls = ls
         self.names: dict[tuple[int, int], dict] = {}  # (worker restarts, proc handle) -> names
 
-    async def query(self, kind: str, trace: Trace, params: dict) -> Any:
+    async def query(self, trace: Trace, params) -> Any:
+        """The worker's answer about `trace`'s run (None when it has none or failed)."""
         try:
-            return await self.ls.engine.query(kind, trace.path, {"version": trace.version, **params})
+            return await self.ls.engine.query(trace.path, params)
         except RuntimeError as exc:
-            log.warning("%s failed: %s", kind, exc)
+            log.warning("%s failed: %s", type(params).__name__, exc)
             return None
 
     async def proc_names(self, trace: Trace, handles: set[int]) -> dict[int, dict]:
         epoch = self.ls.engine.restarts
         missing = [h for h in handles if (epoch, h) not in self.names]
         if missing:
-            got = await self.query("resolve.names", trace, {"handles": missing}) or {}
-            for h, v in got.items():
-                self.names[(epoch, int(h))] = v
+            got = await self.query(trace, NamesParams(handles=missing, version=trace.version))
+            for h, v in (got.procs if got else {}).items():
+                self.names[(epoch, h)] = v
             if len(self.names) > 4096:
                 self.names.clear()
         return {h: self.names.get((epoch, h), {}) for h in handles}
@@ -402,7 +405,7 @@ def register(server) -> None:
             resolver = Resolver(server)
         return resolver
 
-    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_HOVER, applies=in_script)
     async def on_hover(ls, params: lsp.HoverParams) -> lsp.Hover | None:
         uri = params.text_document.uri
         trace = await current_trace(ls, uri, force=True)
@@ -411,22 +414,16 @@ def register(server) -> None:
         h = hit_at(trace, _lines(ls, uri), _pos(params.position))
         if h is None:
             return None
-        q = {"what": h.what}
-        if h.step is not None:
-            q["step"] = h.step
-        if h.argument is not None:
-            q["argument"] = h.argument
-        if h.lookup is not None:
-            q["lookup"] = h.lookup
-        got = await get().query("resolve.hover", trace, q)
-        if not got:
+        q = HoverParams(what=h.what, version=trace.version, step=h.step, argument=h.argument, lookup=h.lookup)
+        got = await get().query(trace, q)
+        if got is None:
             return None
         return lsp.Hover(
-            contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=got["markdown"]),
+            contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=got.markdown),
             range=_lsp_range(h.range),
         )
 
-    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_DEFINITION, applies=in_script)
     async def on_definition(ls, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
         from ..server import path_to_uri
 
@@ -467,7 +464,7 @@ def register(server) -> None:
         lines = _lines(ls, uri)
         return trace, traces, lines, _keys_at(trace, traces, lines, uri_to_path(uri), _pos(position))
 
-    @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_REFERENCES)
     async def on_references(ls, params: lsp.ReferenceParams) -> list[lsp.Location] | None:
         from ..server import path_to_uri
 
@@ -488,7 +485,7 @@ def register(server) -> None:
                 out.append(lsp.Location(uri=path_to_uri(t.path), range=_lsp_range(h.range)))
         return out or None
 
-    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
     async def on_highlight(ls, params: lsp.DocumentHighlightParams) -> list[lsp.DocumentHighlight] | None:
         from ..server import uri_to_path
 
@@ -509,24 +506,24 @@ def register(server) -> None:
                 out.append(lsp.DocumentHighlight(range=_lsp_range(h.range), kind=lsp.DocumentHighlightKind.Read))
         return out or None
 
-    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_INLAY_HINT)
     async def on_inlay(ls, params: lsp.InlayHintParams) -> list[lsp.InlayHint] | None:
         uri = params.text_document.uri
         trace = await current_trace(ls, uri, force=False)
         if trace is None or (not trace.steps and not trace.lookups):
             return None
-        got = await get().query("resolve.inlay", trace, {})
-        if not got:
+        got = await get().query(trace, InlayParams(version=trace.version))
+        if got is None:
             return None
         want = _lsp_range_to_range(params.range)
         out = []
-        for i, label in got.get("steps", {}).items():
-            s = trace.steps[int(i)]
+        for i, label in got.steps.items():
+            s = trace.steps[i]
             out.append((s.range.end, label, s))
         step_ranges = [s.range for s in trace.steps if s.parent is None]
         lk_ranges = [lk.range for lk in trace.lookups]
-        for i, label in got.get("lookups", {}).items():
-            lk = trace.lookups[int(i)]
+        for i, label in got.lookups.items():
+            lk = trace.lookups[i]
             if any(_contains(r, lk.range) for r in step_ranges):
                 continue  # the step's own hint says it
             if any(r != lk.range and _contains(r, lk.range) for r in lk_ranges):
@@ -554,7 +551,7 @@ def register(server) -> None:
             )
         return hints
 
-    @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_CODE_LENS)
     async def on_code_lens(ls, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:
         from ..server import path_to_uri, uri_to_path
 
@@ -579,16 +576,16 @@ def register(server) -> None:
         trace = ls.trace_for(uri)
         if trace is None or not trace.steps:
             return []
-        got = await get().query("resolve.inlay", trace, {}) or {}
+        got = await get().query(trace, InlayParams(version=trace.version))
         lenses = []
-        for i, label in sorted(got.get("steps", {}).items(), key=lambda kv: int(kv[0])):
-            s = trace.steps[int(i)]
+        for i, label in sorted(got.steps.items() if got else []):
+            s = trace.steps[i]
             arg = {"uri": uri, "proc": s.proc_name, "step": s.index}
             head = Range(s.range.start, s.range.start)
             lenses.append(lsp.CodeLens(range=_lsp_range(head), command=lsp.Command(title=label, command="exo.showProc", arguments=[arg])))
         return lenses
 
-    @server.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)
     async def on_tokens(ls, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens | None:
         uri = params.text_document.uri
         trace = await current_trace(ls, uri, force=False)

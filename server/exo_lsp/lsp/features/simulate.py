@@ -10,16 +10,11 @@ import msgspec
 from lsprotocol import types as lsp
 
 from exo_lsp_protocol import messages as m
-from exo_lsp_protocol.simulate import SimulationResult
 
+from ...shared.contract import SimulateParams
 from .views import select_handle
 
 COMMAND = "exo.compileAndSimulate"
-
-
-class _Answer(msgspec.Struct):
-    result: SimulationResult
-    report: str
 
 
 async def compile_and_simulate(ls, args: m.SimulateArgs, report=None) -> m.SimulateResponse:
@@ -33,13 +28,9 @@ async def compile_and_simulate(ls, args: m.SimulateArgs, report=None) -> m.Simul
         handle, _ = select_handle(trace, args.proc, step)
     except ValueError as exc:
         return m.SimulateResponse(result=None, report="", error=str(exc))
-    raw = await ls.engine.query(
-        "simulate",
-        uri_to_path(args.uri),
-        {"handle": handle, "compiler": args.compiler},
-        on_progress=report,
+    answer = await ls.engine.query(
+        uri_to_path(args.uri), SimulateParams(handle=handle, compiler=args.compiler), on_progress=report
     )
-    answer = msgspec.convert(raw, _Answer)
     return m.SimulateResponse(result=answer.result, report=answer.report, error=answer.result.error)
 
 

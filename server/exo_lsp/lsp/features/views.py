@@ -19,7 +19,6 @@ Hovers inside views never start a run and reuse the map of the version last serv
 from __future__ import annotations
 
 import difflib
-import inspect
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -28,6 +27,7 @@ from lsprotocol import types as lsp
 
 from exo_lsp_protocol import messages as m
 
+from ...shared.contract import ViewMapParams, ViewTextParams
 from ...shared.trace import Step, Trace, view_uri
 
 SCHEMES = ("exo-proc", "exo-c")
@@ -106,7 +106,11 @@ async def view_text(ls, uri: str) -> str:
     ref = parse_view_uri(uri)
     trace = await _trace(ls, _script_uri(ref), True)
     handle, _ = select_handle(trace, ref.proc, ref.step)
-    return await ls.engine.query("viewText", ref.script_path, {"handle": handle, "c": ref.scheme == "exo-c"})
+    return await _view_text(ls, ref.script_path, handle, c=ref.scheme == "exo-c")
+
+
+async def _view_text(ls, path: str, handle: int | None, *, c: bool = False) -> str:
+    return (await ls.engine.query(path, ViewTextParams(handle=handle, c=c))).text
 
 
 # --------------------------------------------------------------------------- maps
@@ -140,8 +144,6 @@ def _step_loc(trace: Trace, index: int | None, script_uri: str) -> m.Location | 
 
 async def view_map(ls, uri: str, *, run: bool = True) -> m.ViewMapResult:
     from ..server import path_to_uri
-    from ...worker.queries.views import ViewData
-
     cached = ls.view_maps.get(uri)
     if cached is not None and cached.version == ls.view_version:
         return cached
@@ -149,11 +151,10 @@ async def view_map(ls, uri: str, *, run: bool = True) -> m.ViewMapResult:
     script_uri = _script_uri(ref)
     trace = await _trace(ls, script_uri, run)
     handle, step = select_handle(trace, ref.proc, ref.step)
-    raw = await ls.engine.query(
-        "viewMap", ref.script_path,
-        {"handle": handle, "c": ref.scheme == "exo-c", "upto": None if step is None else step.index},
+    data = await ls.engine.query(
+        ref.script_path,
+        ViewMapParams(handle=handle, c=ref.scheme == "exo-c", upto=None if step is None else step.index),
     )
-    data = msgspec.convert(raw, ViewData)
     stmts = []
     for st in data.stmts:
         stmts.append(
@@ -332,8 +333,8 @@ async def step_diff(ls, p: m.StepDiffParams) -> m.StepDiffResult:
     from_uri = view_uri("exo-proc", path, proc, p.from_step)
     to_name = p.proc or (None if to_s is None else _out_name(trace, to_s) or to_s.proc_name)
     to_uri = view_uri("exo-proc", path, to_name, to_index if to_index is not None else "last")
-    old = await ls.engine.query("viewText", path, {"handle": from_handle})
-    new = await ls.engine.query("viewText", path, {"handle": to_handle})
+    old = await _view_text(ls, path, from_handle)
+    new = await _view_text(ls, path, to_handle)
     a_name, b_name = _describe(trace, p.from_step, proc), _describe(trace, to_index, to_name)
     diff, removed, added = text_diff(old, new, a_name, b_name)
     return m.StepDiffResult(from_uri=from_uri, to_uri=to_uri, title=f"{a_name} ↔ {b_name}", diff=diff,
@@ -352,11 +353,11 @@ async def step_change(ls, p: m.StepChangeParams) -> m.StepChangeResult:
     if first.proc_in is None:
         return m.StepChangeResult(step=last.index, op=last.op, ok=last.ok, error=last.error)
     before = _before_uri(trace, first, path)
-    old = await ls.engine.query("viewText", path, {"handle": first.proc_in})
+    old = await _view_text(ls, path, first.proc_in)
     if not (last.ok and last.proc_out is not None):
         return m.StepChangeResult(step=last.index, op=last.op, ok=False, error=last.error, before_uri=before)
     after = view_uri("exo-proc", path, _out_name(trace, last) or last.proc_name, last.index)
-    new = await ls.engine.query("viewText", path, {"handle": last.proc_out})
+    new = await _view_text(ls, path, last.proc_out)
     diff, removed, added = text_diff(old, new, f"before line {p.line + 1}", f"after line {p.line + 1} ({last.op})")
     return m.StepChangeResult(step=last.index, op=last.op, ok=True, before_uri=before, after_uri=after,
                               diff=diff, removed=removed, added=added)
@@ -365,44 +366,13 @@ async def step_change(ls, p: m.StepChangeParams) -> m.StepChangeResult:
 # --------------------------------------------------------------------------- registration
 
 
-def _chain(server, method: str, options, mine) -> None:
-    """Answer `method` for view URIs; hand other documents to a handler another feature
-    module registered (before or after this one)."""
-    fm = server.protocol.fm
-    state = {"other": fm.features.pop(method, None)}
-    if state["other"] is not None and method in fm.feature_options:
-        options = fm.feature_options.pop(method)
+def in_view(params) -> bool:
+    """For the dispatcher: the request is about a proc or C view."""
+    return is_view_uri(params.text_document.uri)
 
-    async def dispatch(ls, params):
-        uri = params.text_document.uri
-        if is_view_uri(uri):
-            return await mine(ls, params)
-        other = state["other"]
-        if other is None:
-            return None
-        result = other(params)
-        return await result if inspect.isawaitable(result) else result
 
-    server.feature(method, options)(dispatch)
-    wrapped = fm.features[method]
-    orig_feature = server.feature
-
-    def feature(name, opts=None):  # a later registration of `method` becomes the fallback
-        if name != method:
-            return orig_feature(name, opts)
-
-        def deco(f):
-            from pygls.feature_manager import wrap_with_server
-
-            state["other"] = wrap_with_server(f, server)
-            if opts is not None:
-                fm.feature_options[method] = opts
-            fm.features[method] = wrapped
-            return f
-
-        return deco
-
-    server.feature = feature
+def in_script(params) -> bool:
+    return not in_view(params)
 
 
 def register(server) -> None:
@@ -430,15 +400,14 @@ def register(server) -> None:
     async def on_step_change(ls, params: Any) -> dict:
         return msgspec.to_builtins(await step_change(ls, params_as(params, m.StepChangeParams)))
 
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_HOVER, applies=in_view)
     async def hover(ls, params: lsp.HoverParams) -> lsp.Hover | None:
         text = await hover_text(ls, params.text_document.uri, params.position.line)
         if text is None:
             return None
         return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text))
 
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_DEFINITION, applies=in_view)
     async def definition(ls, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
         locs = await definitions(ls, params.text_document.uri, params.position.line)
         return [_to_lsp_location(loc) for loc in locs] or None
-
-    _chain(server, lsp.TEXT_DOCUMENT_HOVER, None, hover)
-    _chain(server, lsp.TEXT_DOCUMENT_DEFINITION, None, definition)

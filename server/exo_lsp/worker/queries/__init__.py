@@ -1,9 +1,7 @@
-"""Registry of worker-side query handlers.
-
-Feature modules that need to look at procs (which live only in the worker) register a
-handler with ``@query("kind")``; the server calls it with ``engine.query(kind, path, params)``.
-A handler gets the worker's Tracer, the script path and the params dict, and returns
-msgspec-encodable data. Modules listed in HANDLER_MODULES are imported by the worker.
+"""Worker-side answers to the server's queries, one handler per method of the contract
+(``shared/contract.py``). A handler gets the worker's Tracer, the script path and its
+typed Params, and returns the method's Result (or None when there is nothing to say).
+Modules listed in HANDLER_MODULES register their handlers with ``@handles(Params)``.
 """
 
 from __future__ import annotations
@@ -11,9 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-QUERY_HANDLERS: dict[str, Callable[[Any, str, dict], Any]] = {}
+HANDLERS: dict[type, Callable[[Any, str, Any], Any]] = {}
 
-HANDLER_MODULES = ["exo_lsp.worker.queries.resolve", "exo_lsp.worker.queries.actions", "exo_lsp.worker.queries.views", "exo_lsp.worker.queries.simulate"]
+HANDLER_MODULES = [
+    "exo_lsp.worker.queries.resolve",
+    "exo_lsp.worker.queries.actions",
+    "exo_lsp.worker.queries.views",
+    "exo_lsp.worker.queries.simulate",
+]
 
 
 _progress: Callable[[str, float], None] | None = None
@@ -25,9 +28,9 @@ def report_progress(message: str, fraction: float) -> None:
         _progress(message, fraction)
 
 
-def query(kind: str):
+def handles(params_type: type):
     def register(f):
-        QUERY_HANDLERS[kind] = f
+        HANDLERS[params_type] = f
         return f
 
     return register

@@ -35,7 +35,8 @@ from exo import DRAM
 from ..exo import adapter
 from . import views as view_queries
 from ...shared.lru import LRU
-from . import query
+from . import handles
+from ...shared.contract import ActionsParams, PreviewParams
 
 # --------------------------------------------------------------------------- results
 
@@ -1086,14 +1087,15 @@ def list_actions(tracer, path: str, params: dict) -> ActionList:
     )
 
 
-@query("actions.list")
-def q_list(tracer, path: str, params: dict) -> ActionList:
-    return list_actions(tracer, path, params)
+@handles(ActionsParams)
+def q_list(tracer, path: str, params: ActionsParams) -> ActionList:
+    return list_actions(tracer, path, msgspec.to_builtins(params))
 
 
-@query("actions.preview")
-def q_preview(tracer, path: str, params: dict) -> Preview:
+@handles(PreviewParams)
+def q_preview(tracer, path: str, params: PreviewParams) -> Preview:
     """The proc before and after one action, as the proc view prints them, and their diff."""
+    params = msgspec.to_builtins(params)
     handle, var, call = int(params["handle"]), params["var"], params["call"]
     p = tracer.registry.get(handle)
     if p is None:

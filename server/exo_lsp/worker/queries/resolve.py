@@ -20,7 +20,10 @@ from typing import Any
 from ..exo import adapter
 from ...shared.lru import LRU
 from ...shared.trace import Argument, Lookup, Step, Target
-from . import query
+import msgspec
+
+from . import handles
+from ...shared.contract import HoverParams, HoverResult, InlayParams, InlayResult, NamesParams, NamesResult
 
 # ----------------------------------------------------------------------------- caches
 
@@ -35,11 +38,10 @@ def listing(p) -> adapter.ProcListing:
     return _listings.get_or(id(p), lambda: (p, adapter.proc_listing(p)))[1]
 
 
-def _state(tracer, path: str, params: dict):
+def _state(tracer, path: str, version: int | None):
     state = tracer.runs.get(os.path.abspath(path))
     if state is None:
         return None
-    version = params.get("version")
     if version is not None and state.trace.version != version:
         return None
     return state
@@ -380,27 +382,24 @@ def _bind(tracer) -> None:
     _TRACER[0] = tracer
 
 
-@query("resolve.hover")
-def hover(tracer, path: str, params: dict) -> dict | None:
+@handles(HoverParams)
+def hover(tracer, path: str, params: HoverParams) -> HoverResult | None:
     _bind(tracer)
-    state = _state(tracer, path, params)
+    state = _state(tracer, path, params.version)
     if state is None:
         return None
-    what = params.get("what")
-    if what == "lookup":
-        i = int(params["lookup"])
-        if not 0 <= i < len(state.trace.lookups):
+    if params.what == "lookup":
+        i = params.lookup
+        if i is None or not 0 <= i < len(state.trace.lookups):
             return None
-        return lookup_hover(state, state.trace.lookups[i])
-    i = int(params["step"])
-    if not 0 <= i < len(state.trace.steps):
-        return None
-    step = state.trace.steps[i]
-    if what == "argument":
-        return argument_hover(state, step, params["argument"])
-    if what == "op":
-        return op_hover(state, step)
-    return None
+        got = lookup_hover(state, state.trace.lookups[i])
+    else:
+        i = params.step
+        if i is None or not 0 <= i < len(state.trace.steps):
+            return None
+        step = state.trace.steps[i]
+        got = argument_hover(state, step, params.argument) if params.what == "argument" else op_hover(state, step)
+    return msgspec.convert(got, HoverResult) if got else None
 
 
 def _target_label(t: Target, p_out) -> str:
@@ -449,11 +448,11 @@ def lookup_label(state, lk: Lookup) -> str | None:
     return "→ " + _short(_target_label(lk.targets[0], None), 48)
 
 
-@query("resolve.inlay")
-def inlay(tracer, path: str, params: dict) -> dict | None:
+@handles(InlayParams)
+def inlay(tracer, path: str, params: InlayParams) -> InlayResult | None:
     """Labels for every top-level step and every lookup; the server places them."""
     _bind(tracer)
-    state = _state(tracer, path, params)
+    state = _state(tracer, path, params.version)
     if state is None:
         return None
 
@@ -469,18 +468,17 @@ def inlay(tracer, path: str, params: dict) -> dict | None:
             label = lookup_label(state, lk)
             if label:
                 lookups[lk.index] = label
-        return state, {"steps": steps, "lookups": lookups}
+        return state, InlayResult(steps, lookups)
 
     return _inlays.get_or((id(state), state.trace.version), make)[1]
 
 
-@query("resolve.names")
-def names(tracer, path: str, params: dict) -> dict:
+@handles(NamesParams)
+def names(tracer, path: str, params: NamesParams) -> NamesResult:
     """Per proc handle: its loop, buffer, size and called-proc names."""
     out = {}
-    for h in params.get("handles", []):
-        p = tracer.registry.get(int(h))
-        if p is None:
-            continue
-        out[str(h)] = adapter.proc_names(p)
-    return out
+    for h in params.handles:
+        p = tracer.registry.get(h)
+        if p is not None:
+            out[h] = adapter.proc_names(p)
+    return NamesResult(out)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import report_progress
 from .views import rendered, rendered_c, view_lines
-from . import query
+from . import handles
+from ...shared.contract import SimulateParams, SimulateResult
 
 
 def c_line_statements(tracer, handle: int) -> dict[int, str]:
@@ -28,11 +29,11 @@ def c_line_statements(tracer, handle: int) -> dict[int, str]:
     return {k: v for k, (_, v) in best.items()}
 
 
-@query("simulate")
-def simulate(tracer, path: str, params: dict):
+@handles(SimulateParams)
+def simulate(tracer, path: str, params: SimulateParams) -> SimulateResult:
     from ...rvm.simulate import compile_and_simulate, render_report
 
-    handle = int(params["handle"])
+    handle = params.handle
     proc = tracer.registry.get(handle)
     if proc is None:
         raise KeyError(f"no proc with handle {handle} (the script has changed since)")
@@ -42,9 +43,9 @@ def simulate(tracer, path: str, params: dict):
     result = compile_and_simulate(
         proc,
         algorithm,
-        compiler=params.get("compiler", "zig"),
-        seed=int(params.get("seed", 0)),
+        compiler=params.compiler,
+        seed=params.seed,
         c_line_to_stmt=mapping,
         progress=report_progress,
     )
-    return {"result": result, "report": render_report(result)}
+    return SimulateResult(result, render_report(result))

@@ -19,36 +19,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from ..exo import adapter
 from ...shared.positions import LineIndex
 from ...shared.trace import Location, Step, Trace
-from . import query
-
-
-class StmtEntry(msgspec.Struct):
-    """One statement (or the proc header, path []) of a rendered proc."""
-
-    path: list[list[str | int]]
-    kind: str
-    text: str  # its own line as Exo prints it, before yapf (one line)
-    lines: list[int]  # own lines [start, end) in the proc view (0-based)
-    extent: list[int]  # with its body
-    else_line: int | None
-    origin: Location | None  # where it comes from in the algorithm (header line for loops/ifs)
-    created: int | None  # index of the step that made it; None: it is in the algorithm
-    changed: int | None  # index of the step that last changed its printed line
-    c: list[list[int]] = []  # C line ranges [start, end) (only in C maps)
-
-
-class ViewData(msgspec.Struct):
-    handle: int
-    proc: str
-    text: str  # the proc view or the C view
-    aligned: bool  # False if the proc map could not be aligned with Exo's text
-    stmts: list[StmtEntry]
-    chain: list[int] = []  # the steps that made this proc, in order
+from . import handles
+from ...shared.contract import StmtEntry, ViewData, ViewMapParams, ViewStats, ViewStatsParams, ViewTextParams, ViewTextResult
 
 
 @dataclass
@@ -284,20 +259,17 @@ def view_data(tracer, path: str, handle: int, upto: int | None, with_c: bool) ->
 # --------------------------------------------------------------------------- queries
 
 
-@query("viewText")
-def q_view_text(tracer, path: str, params: dict) -> str:
-    """params: handle, c (bool)."""
-    h = int(params["handle"])
-    return rendered_c(tracer, h).text if params.get("c") else rendered(tracer, h).text
+@handles(ViewTextParams)
+def q_view_text(tracer, path: str, params: ViewTextParams) -> ViewTextResult:
+    r = rendered_c(tracer, params.handle) if params.c else rendered(tracer, params.handle)
+    return ViewTextResult(r.text)
 
 
-@query("viewMap")
-def q_view_map(tracer, path: str, params: dict) -> ViewData:
-    """params: handle, c (bool), upto (the view's step index, or None)."""
-    upto = params.get("upto")
-    return view_data(tracer, path, int(params["handle"]), None if upto is None else int(upto), bool(params.get("c")))
+@handles(ViewMapParams)
+def q_view_map(tracer, path: str, params: ViewMapParams) -> ViewData:
+    return view_data(tracer, path, params.handle, params.upto, params.c)
 
 
-@query("viewStats")
-def q_view_stats(tracer, path: str, params: dict) -> dict:
-    return dict(cache_of(tracer).stats)
+@handles(ViewStatsParams)
+def q_view_stats(tracer, path: str, params: ViewStatsParams) -> ViewStats:
+    return ViewStats(dict(cache_of(tracer).stats))
