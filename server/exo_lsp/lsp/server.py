@@ -20,6 +20,8 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from exo_lsp_protocol import messages as m
 
+from ..shared import positions
+from ..shared.positions import use_encoding
 from .dispatch import Dispatcher
 from .settings import InitOptions, read_options
 from .worker_client import Engine, Settings
@@ -219,6 +221,9 @@ server = ExoLanguageServer()
 @server.feature(lsp.INITIALIZE)
 def on_initialize(ls: ExoLanguageServer, params: lsp.InitializeParams) -> None:
     opts, notes = read_options(_plain(params.initialization_options))
+    # pygls chose the client's first offered encoding it knows; every column follows it
+    use_encoding(ls.workspace.position_encoding or "utf-16")
+    ls.engine.settings.encoding = positions.encoding()
     ls.options = opts
     ls.trusted = opts.trusted is not False
     s = ls.engine.settings

@@ -23,6 +23,7 @@ import msgspec
 
 from ..shared import framing as ipc
 from ..shared.contract import METHODS, QueryParams
+from ..shared.positions import col_len, index_to_col
 from ..shared.trace import Position, Problem, Range, Trace, norm_path
 
 log = logging.getLogger("exo_lsp.worker_client")
@@ -34,6 +35,7 @@ class Settings:
     timeout_s: float = 30.0  # wall time of one run
     memory_mb: int = 8192  # address-space limit of the worker
     query_timeout_s: float = 60.0
+    encoding: str = "utf-16"  # position encoding of the trace's columns
     start_timeout_s: float = 120.0
 
 
@@ -285,7 +287,7 @@ class Engine:
         async with self._lock:
             if self._latest_version.get(path) != version:
                 return None
-            req = ipc.RunScript(next(self.worker.ids), path, source, version, use_memo)
+            req = ipc.RunScript(next(self.worker.ids), path, source, version, use_memo, self.settings.encoding)
             self._in_flight[path] = (req.id, version)
             self.worker.running_path = path
             t0 = time.perf_counter()
@@ -344,8 +346,11 @@ class Engine:
         if gone.hint and os.path.abspath(gone.hint[0]) == path:
             line, col = gone.hint[1], gone.hint[2]
         text = lines[line] if 0 <= line < len(lines) else ""
-        start = col if col is not None else len(text) - len(text.lstrip())
-        rng = Range(Position(line, start), Position(line, len(text)))
+        if col is not None:  # a code position: UTF-8 bytes
+            start = len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
+        else:
+            start = len(text) - len(text.lstrip())
+        rng = Range(Position(line, index_to_col(text, start)), Position(line, col_len(text)))
         where = f" (it was at line {line + 1})" if gone.hint else ""
         message = f"{gone.reason}{where}; the worker was restarted"
         if gone.reason.startswith("ran longer"):

@@ -17,6 +17,7 @@ class RunScript(msgspec.Struct, tag="run"):
     source: str
     version: int | None = None
     use_memo: bool = True
+    encoding: str = "utf-16"  # the unit of every column in the trace (the client's)
 
 
 class Cancel(msgspec.Struct, tag="cancel"):

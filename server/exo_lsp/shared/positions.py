@@ -1,13 +1,33 @@
 """Column conversions. Python's AST, code positions and Exo's srcinfo count UTF-8 bytes;
-LSP counts UTF-16 code units."""
+LSP clients count in the position encoding negotiated at initialize (UTF-16 unless the
+client offers UTF-8 or UTF-32). Every column in a trace, and every column the server sends
+or reads, is in that one unit: the process that serves a client sets it once
+(``use_encoding``) and the column helpers below count in it.
+"""
 
 from __future__ import annotations
 
 from .trace import Position, Range
 
+ENCODINGS = ("utf-8", "utf-16", "utf-32")
+_unit = "utf-16"
+
+
+def use_encoding(encoding: str) -> None:
+    """Count columns in `encoding` (an LSP PositionEncodingKind) from now on."""
+    global _unit
+    encoding = getattr(encoding, "value", encoding)  # lsprotocol's PositionEncodingKind
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown position encoding {encoding!r}")
+    _unit = encoding
+
+
+def encoding() -> str:
+    return _unit
+
 
 class LineIndex:
-    """Lines of one text, with conversions from byte columns to UTF-16 columns."""
+    """Lines of one text, with conversions from byte columns to client columns."""
 
     def __init__(self, text: str):
         self.lines = text.splitlines()
@@ -15,21 +35,21 @@ class LineIndex:
     def line(self, lineno0: int) -> str:
         return self.lines[lineno0] if 0 <= lineno0 < len(self.lines) else ""
 
-    def utf16_col(self, lineno0: int, byte_col: int) -> int:
+    def client_col(self, lineno0: int, byte_col: int) -> int:
         line = self.line(lineno0)
         if line.isascii():
             return min(byte_col, len(line))
         prefix = line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore")
-        return utf16_len(prefix)
+        return col_len(prefix)
 
     def position(self, lineno1: int, byte_col: int) -> Position:
         """From a 1-based line and a UTF-8 byte column."""
-        return Position(lineno1 - 1, self.utf16_col(lineno1 - 1, byte_col))
+        return Position(lineno1 - 1, self.client_col(lineno1 - 1, byte_col))
 
     def range(self, lineno1: int, col: int, end_lineno1: int | None, end_col: int | None) -> Range:
         start = self.position(lineno1, col)
         if end_lineno1 is None or end_col is None:
-            end = Position(start.line, utf16_len(self.line(start.line)))
+            end = Position(start.line, col_len(self.line(start.line)))
         else:
             end = self.position(end_lineno1, end_col)
         return Range(start, end)
@@ -38,40 +58,53 @@ class LineIndex:
         """A whole line without its indentation."""
         text = self.line(lineno0)
         indent = len(text) - len(text.lstrip())
-        return Range(Position(lineno0, indent), Position(lineno0, utf16_len(text)))
+        return Range(Position(lineno0, indent), Position(lineno0, col_len(text)))
 
     def text_of(self, r: Range) -> str:
         if r.start.line == r.end.line:
-            return utf16_slice(self.line(r.start.line), r.start.character, r.end.character)
-        parts = [utf16_slice(self.line(r.start.line), r.start.character, None)]
+            return col_slice(self.line(r.start.line), r.start.character, r.end.character)
+        parts = [col_slice(self.line(r.start.line), r.start.character, None)]
         parts += [self.line(n) for n in range(r.start.line + 1, r.end.line)]
-        parts.append(utf16_slice(self.line(r.end.line), 0, r.end.character))
+        parts.append(col_slice(self.line(r.end.line), 0, r.end.character))
         return "\n".join(parts)
 
 
-def utf16_len(s: str) -> int:
+def col_len(s: str) -> int:
+    """Length of `s` in columns of the current encoding."""
     if s.isascii():
         return len(s)
-    return len(s.encode("utf-16-le")) // 2
+    if _unit == "utf-16":
+        return len(s.encode("utf-16-le")) // 2
+    if _unit == "utf-8":
+        return len(s.encode("utf-8"))
+    return len(s)
 
 
-def utf16_slice(s: str, start: int, end: int | None) -> str:
-    if s.isascii():
-        return s[start:end]
-    raw = s.encode("utf-16-le")
-    return raw[2 * start : None if end is None else 2 * end].decode("utf-16-le", errors="ignore")
-
-
-def utf16_to_index(s: str, col: int) -> int:
-    """Python string index of a UTF-16 column in `s`."""
-    if s.isascii():
-        return min(col, len(s))
+def col_to_index(s: str, col: int) -> int:
+    """Python string index of a column of the current encoding in `s`."""
+    if s.isascii() or _unit == "utf-32":
+        return max(0, min(col, len(s)))
     units = 0
     for i, ch in enumerate(s):
         if units >= col:
             return i
-        units += 2 if ord(ch) > 0xFFFF else 1
+        units += _width(ch)
     return len(s)
+
+
+def index_to_col(s: str, index: int) -> int:
+    return col_len(s[:index])
+
+
+def col_slice(s: str, start: int, end: int | None) -> str:
+    return s[col_to_index(s, start) : None if end is None else col_to_index(s, end)]
+
+
+def _width(ch: str) -> int:
+    o = ord(ch)
+    if _unit == "utf-16":
+        return 2 if o > 0xFFFF else 1
+    return 1 if o < 0x80 else 2 if o < 0x800 else 3 if o < 0x10000 else 4
 
 
 def line_moves(old: str, new: str) -> dict[int, int]:

@@ -20,6 +20,7 @@ import traceback
 import msgspec
 
 from ..shared import framing as ipc
+from ..shared.positions import use_encoding
 from . import queries
 from .queries import HANDLERS, load_handlers
 
@@ -67,6 +68,7 @@ class Worker:
                     self.send(ipc.RunDone(msg.id, None, cancelled=True))
                     continue
                 self.current_path = msg.path
+                use_encoding(msg.encoding)
                 try:
                     state = tracer.run(
                         msg.path,

@@ -9,7 +9,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from .exo import adapter
-from ..shared.positions import LineIndex, utf16_len
+from ..shared.positions import LineIndex, col_len
 from ..shared.trace import Location, Position, Problem, Range, Related, Step, view_uri
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class ProblemBuilder:
         end = (exc.end_offset or 0) - 1 if exc.end_lineno in (None, exc.lineno) else len(text)
         if end <= start:
             end = len(text)
-        rng = Range(Position(line, utf16_len(text[:start])), Position(line, utf16_len(text[:end])))
+        rng = Range(Position(line, col_len(text[:start])), Position(line, col_len(text[:end])))
         self.add(self.path, rng, "error", f"SyntaxError: {exc.msg}", "syntax-error")
 
     def exception(self, exc: BaseException, step: Step | None) -> None:
@@ -122,7 +122,7 @@ class ProblemBuilder:
             if lines is None:
                 continue
             pos = lines.position(line, col)
-            end = Position(pos.line, utf16_len(lines.line(pos.line)))
+            end = Position(pos.line, col_len(lines.line(pos.line)))
             out.append(Related(Location(os.path.abspath(filename), Range(pos, end)), "named by Exo"))
         return out
 
@@ -236,7 +236,7 @@ def _token_end(text: str, start: int) -> int:
     m = re.match(r"[A-Za-z_0-9.]+", text[start:])
     if m and m.end() > 0:
         return start + m.end()
-    return utf16_len(text)
+    return col_len(text)
 
 
 def _strip_location_prefix(msg: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any, Iterable
 
 from lsprotocol import types as lsp
 
-from ...shared.positions import utf16_len, utf16_to_index
+from ...shared.positions import col_len, col_to_index
 from ...shared.contract import HoverParams, InlayParams, NamesParams
 from ...shared.trace import Location, Position, Range, Step, Target, Trace
 from .views import in_script
@@ -69,7 +69,7 @@ def _contains(outer: Range, inner: Range) -> bool:
 
 def op_name_range(step: Step, line_text: str) -> Range | None:
     """The op's name in the step's call: ``divide_loop`` of ``divide_loop(p, ...)``."""
-    start = utf16_to_index(line_text, step.range.start.character)
+    start = col_to_index(line_text, step.range.start.character)
     seg = line_text[start:]
     paren = seg.find("(")
     if paren < 0:
@@ -78,9 +78,9 @@ def op_name_range(step: Step, line_text: str) -> Range | None:
     i = name_part.rfind(step.op)
     if i < 0 or name_part[i:].strip() != step.op:
         return None
-    a = utf16_len(line_text[: start + i])
+    a = col_len(line_text[: start + i])
     line = step.range.start.line
-    return Range(Position(line, a), Position(line, a + utf16_len(step.op)))
+    return Range(Position(line, a), Position(line, a + col_len(step.op)))
 
 
 def hits(trace: Trace, lines: list[str]) -> list[Hit]:
@@ -152,7 +152,7 @@ def _line_length(path: str, line: int) -> int | None:
     if got is None or got[0] != mtime:
         try:
             with open(path, encoding="utf-8") as fh:
-                got = (mtime, [utf16_len(x) for x in fh.read().splitlines()])
+                got = (mtime, [col_len(x) for x in fh.read().splitlines()])
         except (OSError, UnicodeDecodeError):
             return None
         _LINE_LENGTHS[path] = got
@@ -247,8 +247,8 @@ def pattern_tokens(
     single-line string literal at `rng`."""
     if rng.start.line != rng.end.line:
         return []
-    a = utf16_to_index(line_text, rng.start.character)
-    b = utf16_to_index(line_text, rng.end.character)
+    a = col_to_index(line_text, rng.start.character)
+    b = col_to_index(line_text, rng.end.character)
     lit = line_text[a:b]
     m = _LITERAL.match(lit)
     if m is None:
@@ -293,8 +293,8 @@ def pattern_tokens(
         if kind is None:
             continue
         i = a + start + t.start()
-        col = utf16_len(line_text[:i])
-        out.append((rng.start.line, col, utf16_len(text), TOKEN_TYPES.index(kind), mods))
+        col = col_len(line_text[:i])
+        out.append((rng.start.line, col, col_len(text), TOKEN_TYPES.index(kind), mods))
     return out
 
 

@@ -28,6 +28,7 @@ from lsprotocol import types as lsp
 from exo_lsp_protocol import messages as m
 
 from ...shared.contract import ViewMapParams, ViewTextParams
+from ...shared.positions import col_len
 from ...shared.trace import Step, Trace, view_uri
 
 SCHEMES = ("exo-proc", "exo-c")
@@ -206,7 +207,7 @@ def _line_range(lines: list[str], span: m.LineSpan) -> m.Range:
     last = lines[span.end - 1] if 0 < span.end <= len(lines) else ""
     indent = len(first) - len(first.lstrip())
     return m.Range(start=m.Position(line=span.start, character=indent),
-                   end=m.Position(line=span.end - 1, character=len(last)))
+                   end=m.Position(line=span.end - 1, character=col_len(last)))
 
 
 def _to_lsp_location(loc: m.Location) -> lsp.Location:
