@@ -28,7 +28,7 @@ def test_check_broken_examples_compiler_style():
     assert r.stdout.splitlines() == [
         "examples/broken/noop_steps.py:16:5: warning: `simplify` changed nothing: the proc is the same before and after this step",
         "examples/broken/noop_steps.py:17:5: warning: `replace_all` replaced nothing: the proc is the same before and after this step; the body matches at `for i in seq(0, 4):` but the memories differ from the instruction's (set_memory the buffers first)",
-        "examples/broken/op_fails.py:13:5: error: divide_loop failed: cannot perfectly divide '16' by 5",
+        "examples/broken/op_fails.py:13:40: error: divide_loop failed: cannot perfectly divide '16' by 5",
         "examples/broken/pattern_no_match.py:15:20: error: pattern 'for q in _:_' matched nothing in `scale`: no loop `q`; loops in `scale` at this step: io, ii",
         "examples/broken/proc_body_error.py:10:24: error: ParseError in @proc: variable 'z' undefined",
         "examples/broken/python_error.py:14:43: error: NameError: name 'factors' is not defined",
@@ -65,7 +65,7 @@ def test_trace_of_a_failing_script_says_where():
     r = exo_lsp("trace", "examples/broken/op_fails.py")
     assert r.returncode == 1
     assert "FAILED: divide_loop: cannot perfectly divide '16' by 5" in r.stdout
-    assert r.stdout.splitlines()[-1] == "examples/broken/op_fails.py:13:5: error: divide_loop failed: cannot perfectly divide '16' by 5"
+    assert r.stdout.splitlines()[-1] == "examples/broken/op_fails.py:13:40: error: divide_loop failed: cannot perfectly divide '16' by 5"
 
 
 def test_simulate_conv1d_json():

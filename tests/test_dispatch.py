@@ -27,11 +27,11 @@ def doc(uri):
 def test_each_document_goes_to_the_feature_it_applies_to():
     d, server = Dispatcher(), FakeServer()
 
-    @d.handle("textDocument/hover", applies=lambda p: p.text_document.uri.startswith("exo-proc:"))
+    @d.handle("textDocument/hover", applies=lambda ls, p: p.text_document.uri.startswith("exo-proc:"))
     async def in_view(ls, params):
         return "view"
 
-    @d.handle("textDocument/hover", applies=lambda p: p.text_document.uri.startswith("file:"))
+    @d.handle("textDocument/hover", applies=lambda ls, p: p.text_document.uri.startswith("file:"))
     def in_script(ls, params):
         return "script"
 

@@ -212,7 +212,7 @@ class Exo implements vscode.Disposable {
       // Scripts, and the views (hover / definition map their statements back to the script).
       documentSelector: [{ scheme: "file", language: "python" }, { scheme: ProcScheme }, { scheme: CScheme }],
       outputChannel: this.output,
-      initializationOptions: { trusted: vscode.workspace.isTrusted },
+      initializationOptions: { trusted: vscode.workspace.isTrusted, virtualDocuments: true },
       markdown: { isTrusted: false, supportHtml: false },
     };
     const client = new ExoLanguageClient("exo", "Exo", serverOptions, clientOptions);

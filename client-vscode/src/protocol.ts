@@ -117,6 +117,25 @@ export interface RunStatusParams {
   message?: string;
 }
 
+/** Argument of the ``exo.showProc`` / ``exo.showC`` / ``exo.showDiff`` commands. */
+export interface ShowArgs {
+  /** The script's URI. */
+  uri: string;
+  proc?: string | null;
+  /** Step index (``-1``: the proc as defined); the last step when omitted. */
+  step?: number | "last" | null;
+}
+
+export interface ShowResult {
+  /**
+   * The document shown: an ``exo-proc:``/``exo-c:`` view for clients that read virtual
+   * documents, otherwise a read-only file kept current under the user cache folder.
+   */
+  uri: string;
+  /** Whether the client was asked to show it (``window/showDocument``). */
+  shown: boolean;
+}
+
 /** Argument of ``workspace/executeCommand`` ``exo.compileAndSimulate``. */
 export interface SimulateArgs {
   uri: string;
@@ -388,6 +407,9 @@ export const Methods = {
   stepDiff: "exo/stepDiff",
   stepChange: "exo/stepChange",
   trustChanged: "exo/trustChanged",
+  showProc: "exo.showProc",
+  showC: "exo.showC",
+  showDiff: "exo.showDiff",
   compileAndSimulate: "exo.compileAndSimulate",
 } as const;
 
@@ -409,6 +431,12 @@ export interface MethodTypes {
   "exo/stepChange": { params: StepChangeParams; result: StepChangeResult };
   /** notification, client->server: The workspace was trusted: start running scripts. */
   "exo/trustChanged": { params: TrustChangedParams; result: void };
+  /** command, client->server: Show the proc after a step (a view file where the client has no virtual documents). */
+  "exo.showProc": { params: ShowArgs; result: ShowResult };
+  /** command, client->server: Show the C generated for the proc after a step. */
+  "exo.showC": { params: ShowArgs; result: ShowResult };
+  /** command, client->server: Show the diff of a step against the step before it. */
+  "exo.showDiff": { params: ShowArgs; result: ShowResult };
   /** command, client->server: Compile a proc at a step for RV32+RVM, simulate, compare with the algorithm. */
   "exo.compileAndSimulate": { params: SimulateArgs; result: SimulateResponse };
 }

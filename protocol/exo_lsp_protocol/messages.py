@@ -225,6 +225,24 @@ class SimulateResponse(_Msg):
     error: str | None = None
 
 
+class ShowArgs(_Msg):
+    """Argument of the ``exo.showProc`` / ``exo.showC`` / ``exo.showDiff`` commands."""
+
+    uri: str
+    """The script's URI."""
+    proc: str | None = None
+    step: int | Literal["last"] | None = None
+    """Step index (``-1``: the proc as defined); the last step when omitted."""
+
+
+class ShowResult(_Msg):
+    uri: str
+    """The document shown: an ``exo-proc:``/``exo-c:`` view for clients that read virtual
+    documents, otherwise a read-only file kept current under the user cache folder."""
+    shown: bool
+    """Whether the client was asked to show it (``window/showDocument``)."""
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -244,5 +262,8 @@ METHODS = [
     Method("exo/stepDiff", "request", "client->server", StepDiffParams, StepDiffResult, "Diff of a proc between two steps: both sides as view URIs and as a unified diff."),
     Method("exo/stepChange", "request", "client->server", StepChangeParams, StepChangeResult, "What the scheduling call on a script line changed in the proc."),
     Method("exo/trustChanged", "notification", "client->server", TrustChangedParams, None, "The workspace was trusted: start running scripts."),
+    Method("exo.showProc", "command", "client->server", ShowArgs, ShowResult, "Show the proc after a step (a view file where the client has no virtual documents)."),
+    Method("exo.showC", "command", "client->server", ShowArgs, ShowResult, "Show the C generated for the proc after a step."),
+    Method("exo.showDiff", "command", "client->server", ShowArgs, ShowResult, "Show the diff of a step against the step before it."),
     Method("exo.compileAndSimulate", "command", "client->server", SimulateArgs, SimulateResponse, "Compile a proc at a step for RV32+RVM, simulate, compare with the algorithm."),
 ]

@@ -44,7 +44,8 @@ def server_config(**env: str) -> ClientServerConfig:
 def init_params(capabilities: lsp.ClientCapabilities | None = None, **options: Any) -> lsp.InitializeParams:
     return lsp.InitializeParams(
         capabilities=capabilities or lsp.ClientCapabilities(),
-        initialization_options={"trusted": True, "debounceMs": 50, **options},
+        # as our VS Code extension does: it reads views as virtual documents
+        initialization_options={"trusted": True, "debounceMs": 50, "virtualDocuments": True, **options},
     )
 
 
@@ -109,5 +110,6 @@ def rng(d: lsp.Diagnostic) -> tuple[int, int, int, int]:
 def editor_capabilities() -> lsp.ClientCapabilities:
     """What VS Code-like clients declare for the features the tests look at."""
     return lsp.ClientCapabilities(
-        text_document=lsp.TextDocumentClientCapabilities(inlay_hint=lsp.InlayHintClientCapabilities())
+        text_document=lsp.TextDocumentClientCapabilities(inlay_hint=lsp.InlayHintClientCapabilities()),
+        workspace=lsp.WorkspaceClientCapabilities(workspace_edit=lsp.WorkspaceEditClientCapabilities(document_changes=True)),
     )

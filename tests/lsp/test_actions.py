@@ -10,7 +10,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, change_script, close_script, init_params, open_script, server_config
+from .helpers import EXAMPLES, editor_capabilities, change_script, close_script, init_params, open_script, server_config
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -21,7 +21,7 @@ MATMUL = EXAMPLES / "matmul.py"
 @pytest_lsp.fixture(config=server_config(), scope="module")
 async def client(lsp_client: LanguageClient):
     # no time budget: every candidate is validated before the answer
-    await lsp_client.initialize_session(init_params(actionBudgetMs=0))
+    await lsp_client.initialize_session(init_params(editor_capabilities(), actionBudgetMs=0))
     yield
     await lsp_client.shutdown_session()
 

@@ -32,7 +32,7 @@ EXPECTED = {
         ((14, 19, 14, 33), 1, "pattern 'for q in _:_' matched nothing in `scale`: no loop `q`; loops in `scale` at this step: io, ii"),
     ],
     "op_fails.py": [
-        ((12, 4, 12, 69), 1, "divide_loop failed: cannot perfectly divide '16' by 5"),
+        ((12, 39, 12, 40), 1, "divide_loop failed: cannot perfectly divide '16' by 5"),  # on the factor it names
     ],
     "python_error.py": [
         ((13, 42, 13, 49), 1, "NameError: name 'factors' is not defined"),

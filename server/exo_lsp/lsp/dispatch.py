@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 log = logging.getLogger("exo_lsp.dispatch")
 
-Applies = Callable[[Any], bool]
+Applies = Callable[[Any, Any], bool]  # (server, params) -> whether the handler answers
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Dispatcher:
         self.methods: dict[str, _Method] = {}
 
     def handle(self, method: str, options: Any = None, *, applies: Applies | None = None, join_lists: bool = False):
-        """Decorator: `fn(ls, params)` answers `method` where `applies(params)` holds
+        """Decorator: `fn(ls, params)` answers `method` where `applies(ls, params)` holds
         (everywhere when None)."""
         entry = self.methods.setdefault(method, _Method())
         if options is not None:
@@ -62,7 +62,7 @@ def _fan_out(method: str, entry: _Method):
     async def answer(ls, params):
         joined: list | None = None
         for h in entry.handlers:
-            if h.applies is not None and not h.applies(params):
+            if h.applies is not None and not h.applies(ls, params):
                 continue
             result = h.fn(ls, params)
             if inspect.isawaitable(result):

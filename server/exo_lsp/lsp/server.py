@@ -24,6 +24,8 @@ from ..shared import positions
 from ..shared.positions import use_encoding
 from .dispatch import Dispatcher
 from .settings import InitOptions, read_options
+from .view_files import ViewFiles
+from .features.show import document_uri
 from .worker_client import Engine, Settings
 from ..shared.trace import Problem, Trace
 
@@ -56,6 +58,7 @@ class ExoLanguageServer(LanguageServer):
         super().__init__("exo-lsp", "0.1.0")
         self.engine = Engine(Settings())
         self.dispatcher = Dispatcher()
+        self.view_files = ViewFiles()
         self.options = InitOptions()
         self.trusted = True
         self.debounce_s = self.options.debounce_ms / 1000
@@ -139,7 +142,7 @@ class ExoLanguageServer(LanguageServer):
         by_uri: dict[str, list[lsp.Diagnostic]] = {uri: []}
         for p in trace.problems:
             target = uri if p.path == trace.path else path_to_uri(p.path)
-            by_uri.setdefault(target, []).append(to_diagnostic(p))
+            by_uri.setdefault(target, []).append(to_diagnostic(p, lambda path: document_uri(self, path)))
         stale = self._published.get(uri, set()) - set(by_uri)
         for other in stale:
             by_uri[other] = []
@@ -172,7 +175,9 @@ def run_status(uri: str, trace: Trace) -> m.RunStatusParams:
     )
 
 
-def to_diagnostic(p: Problem) -> lsp.Diagnostic:
+def to_diagnostic(p: Problem, uri_of=None) -> lsp.Diagnostic:
+    """`uri_of` says where a related location can be opened (views: a file or a view URI)."""
+    uri_of = uri_of or path_to_uri
     severity = {
         "error": lsp.DiagnosticSeverity.Error,
         "warning": lsp.DiagnosticSeverity.Warning,
@@ -181,7 +186,7 @@ def to_diagnostic(p: Problem) -> lsp.Diagnostic:
     }[p.severity]
     related = [
         lsp.DiagnosticRelatedInformation(
-            location=lsp.Location(uri=path_to_uri(r.location.path), range=to_lsp_range(r.location.range)),
+            location=lsp.Location(uri=uri_of(r.location.path), range=to_lsp_range(r.location.range)),
             message=r.message,
         )
         for r in p.related

@@ -23,6 +23,7 @@ class InitOptions(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     worker_python: str | None = None  # interpreter for the worker; default the server's
     debounce_ms: Millis = 300.0
     action_budget_ms: Millis = 700.0  # code actions: validation time per request
+    virtual_documents: bool = False  # the client reads exo-proc:/exo-c: views (our VS Code extension)
 
 
 _FIELD = re.compile(r"at `\$\.(\w+)`")

@@ -197,11 +197,27 @@ class Preview(msgspec.Struct):
     diff: str
 
 
+# --------------------------------------------------------------------------- quick fixes
+
+
+class CheckFixesParams(_Params, tag="fixes.check"):
+    """Which replacements of a failed step's argument make the step succeed."""
+
+    step: int
+    argument: str  # the op's parameter name
+    candidates: list[str]  # source texts (literals) to put in its place
+    version: int | None = None
+
+
+class CheckFixesResult(msgspec.Struct):
+    working: list[str] = []  # the candidates with which the op applies, in the given order
+
+
 # --------------------------------------------------------------------------- the table
 
 QueryParams = Union[
     HoverParams, InlayParams, NamesParams, ViewTextParams, ViewMapParams, ViewStatsParams,
-    SimulateParams, ActionsParams, PreviewParams,
+    SimulateParams, ActionsParams, PreviewParams, CheckFixesParams,
 ]
 
 METHODS: dict[type, type] = {
@@ -214,4 +230,5 @@ METHODS: dict[type, type] = {
     SimulateParams: SimulateResult,
     ActionsParams: ActionList,
     PreviewParams: Preview,
+    CheckFixesParams: CheckFixesResult,
 }

@@ -53,6 +53,7 @@ class Problem(msgspec.Struct, frozen=True):
     code: str
     related: list[Related] = []
     step: int | None = None
+    fixes: list[str] = []  # replacement source texts for the range (quick fixes, not yet validated)
 
 
 class Argument(msgspec.Struct, frozen=True):

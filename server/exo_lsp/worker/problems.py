@@ -23,8 +23,8 @@ class ProblemBuilder:
         self.registry = registry
         self.problems: list[Problem] = []
 
-    def add(self, path, rng, severity, message, code, related=(), step=None) -> None:
-        self.problems.append(Problem(path, rng, severity, message, code, list(related), step))
+    def add(self, path, rng, severity, message, code, related=(), step=None, fixes=()) -> None:
+        self.problems.append(Problem(path, rng, severity, message, code, list(related), step, list(fixes)))
 
     # ------------------------------------------------------------ errors
 
@@ -90,12 +90,15 @@ class ProblemBuilder:
                     f"`{step.proc_name}` as it was before this step",
                 )
             )
-            self.add(self.path, arg.range, "error", msg, "pattern-no-match", related, step.index)
+            fixes = [_requote(arg.text, p) for p in pattern_fixes(proc, pattern)] if proc is not None else []
+            self.add(self.path, arg.range, "error", msg, "pattern-no-match", related, step.index, fixes)
             return
         if arg is not None and arg.range is not None:
             self.add(self.path, arg.range, "error", f"{op_label}: {message}", "bad-argument", related, step.index)
             return
-        self.add(self.path, step.range, "error", f"{op_label} failed: {message}", "op-failed", related, step.index)
+        named = _argument_named_by(message, step.arguments) if detail is None else None
+        where = named.range if named is not None else step.range
+        self.add(self.path, where, "error", f"{op_label} failed: {message}", "op-failed", related, step.index)
 
     def _child_failure(self, step: Step, exc: BaseException) -> Step | None:
         # The helper's own step does not know which primitive failed; the trace does.
@@ -213,6 +216,52 @@ def near_misses(proc, pattern: str) -> str:
             return f"`{name}` is assigned in `{pname}` at this step, but not in this form; check the indices and the right-hand side"
         return f"no {what} `{name}`; {plural} in `{pname}` at this step: {present}"
     return f"loops in `{pname}` at this step: {', '.join(o.loops) or 'none'}"
+
+
+def pattern_fixes(proc, pattern: str, limit: int = 8) -> list[str]:
+    """Patterns that may be what was meant: the missing name replaced by each name of the
+    same kind in the proc, or an out-of-range `#k` replaced by each that exists."""
+    selector = re.search(r"#\s*(\d+)\s*$", pattern)
+    if selector:
+        n = adapter.count_matches(proc, pattern)
+        if n:
+            return [pattern[: selector.start()] + f"#{k}" for k in range(min(n, limit))]
+    kind, name = adapter.pattern_kind(pattern)
+    o = adapter.outline(proc)
+    names = {"loop": o.loops, "alloc": o.allocs, "assign": o.assigned, "reduce": o.assigned, "call": o.calls}.get(kind, [])
+    if not name:
+        return []
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+    out = []
+    for other in dict.fromkeys(names):
+        fixed = word.sub(other, pattern, count=1)
+        if other != name and fixed not in out:
+            out.append(fixed)
+    return out[:limit]
+
+
+def _requote(literal: str, value: str) -> str:
+    """`value` as a string literal in the quotes the user wrote."""
+    m = re.match(r"^([rRuU]?)('|\")", literal.strip())
+    quote = m[2] if m else '"'
+    if quote in value or "\\" in value:
+        return repr(value)
+    return f"{m[1] if m else ''}{quote}{value}{quote}"
+
+
+def _argument_named_by(message: str, arguments) -> object | None:
+    """The one argument whose literal value the error message names (`5` in "cannot
+    perfectly divide '16' by 5"), or None when none or several are."""
+    found = []
+    for a in arguments:
+        if a.range is None or a.kind != "value":
+            continue
+        value = _pattern_of(a.text)
+        if not re.fullmatch(r"-?\d+(\.\d+)?|[A-Za-z_]\w*", value or "") or value in ("True", "False", "None"):
+            continue
+        if re.search(rf"(?<![\w.']){re.escape(value)}(?![\w.'])", message):
+            found.append(a)
+    return found[0] if len(found) == 1 else None
 
 
 def _pattern_of(text: str) -> str:

@@ -35,6 +35,7 @@ from lsprotocol import types as lsp
 
 from ...shared.contract import ActionInfo, ActionList, ActionsParams, Place, PreviewParams
 from ...shared.trace import Position, Step, Trace
+from .show import client_can
 
 log = logging.getLogger("exo_lsp.actions")
 
@@ -238,10 +239,19 @@ async def compute_actions(ls, uri: str, pos: Position) -> list[lsp.CodeAction]:
     if step_key not in eligible:
         return []
     var, ins = eligible[step_key]
-    return [_code_action(script_uri, version, result, a, ins) for a in result.actions]
+    return [_code_action(ls, script_uri, version, result, a, ins) for a in result.actions]
 
 
-def _code_action(script_uri: str, version, result: ActionList, a: ActionInfo, ins: Insertion) -> lsp.CodeAction:
+def workspace_edit(ls, uri: str, version, edits: list[lsp.TextEdit]) -> lsp.WorkspaceEdit:
+    """Versioned `documentChanges` where the client supports them, plain `changes` otherwise."""
+    if client_can(ls, "workspace", "workspace_edit", "document_changes"):
+        return lsp.WorkspaceEdit(document_changes=[
+            lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=edits)
+        ])
+    return lsp.WorkspaceEdit(changes={uri: edits})
+
+
+def _code_action(ls, script_uri: str, version, result: ActionList, a: ActionInfo, ins: Insertion) -> lsp.CodeAction:
     new_line = f"{ins.indent}{ins.var} = {a.call}"
     if ins.at_eof_without_newline:
         edit = lsp.TextEdit(range=lsp.Range(start=lsp.Position(ins.line - 1, 10**6), end=lsp.Position(ins.line - 1, 10**6)),
@@ -252,14 +262,7 @@ def _code_action(script_uri: str, version, result: ActionList, a: ActionInfo, in
     return lsp.CodeAction(
         title=a.title,
         kind=a.kind,
-        edit=lsp.WorkspaceEdit(
-            document_changes=[
-                lsp.TextDocumentEdit(
-                    text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=script_uri, version=version),
-                    edits=[edit],
-                )
-            ]
-        ),
+        edit=workspace_edit(ls, script_uri, version, [edit]),
         data={
             "uri": script_uri,
             "version": version,
@@ -316,11 +319,14 @@ async def resolve_action(ls, action: lsp.CodeAction) -> lsp.CodeAction:
     return action
 
 
+# quick fixes (features/quickfix.py) answer the same request; their lists are joined
+CODE_ACTION_OPTIONS = lsp.CodeActionOptions(
+    code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.RefactorRewrite], resolve_provider=True
+)
+
+
 def register(server) -> None:
-    @server.dispatcher.handle(
-        lsp.TEXT_DOCUMENT_CODE_ACTION,
-        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite], resolve_provider=True),
-    )
+    @server.dispatcher.handle(lsp.TEXT_DOCUMENT_CODE_ACTION, CODE_ACTION_OPTIONS, join_lists=True)
     async def on_code_action(ls, params: lsp.CodeActionParams):
         if not ls.trusted:
             return None

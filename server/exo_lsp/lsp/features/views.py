@@ -367,13 +367,25 @@ async def step_change(ls, p: m.StepChangeParams) -> m.StepChangeResult:
 # --------------------------------------------------------------------------- registration
 
 
-def in_view(params) -> bool:
+def as_view_uri(ls, uri: str) -> str | None:
+    """The view a document shows: itself for a view URI, the view of one of our view files,
+    None for anything else."""
+    if is_view_uri(uri):
+        return uri
+    if uri.startswith("file:"):
+        from ..server import uri_to_path
+
+        return ls.view_files.view_of(uri_to_path(uri))
+    return None
+
+
+def in_view(ls, params) -> bool:
     """For the dispatcher: the request is about a proc or C view."""
-    return is_view_uri(params.text_document.uri)
+    return as_view_uri(ls, params.text_document.uri) is not None
 
 
-def in_script(params) -> bool:
-    return not in_view(params)
+def in_script(ls, params) -> bool:
+    return not in_view(ls, params)
 
 
 def register(server) -> None:
@@ -403,12 +415,17 @@ def register(server) -> None:
 
     @server.dispatcher.handle(lsp.TEXT_DOCUMENT_HOVER, applies=in_view)
     async def hover(ls, params: lsp.HoverParams) -> lsp.Hover | None:
-        text = await hover_text(ls, params.text_document.uri, params.position.line)
+        text = await hover_text(ls, as_view_uri(ls, params.text_document.uri), params.position.line)
         if text is None:
             return None
         return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text))
 
     @server.dispatcher.handle(lsp.TEXT_DOCUMENT_DEFINITION, applies=in_view)
     async def definition(ls, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
-        locs = await definitions(ls, params.text_document.uri, params.position.line)
-        return [_to_lsp_location(loc) for loc in locs] or None
+        from .show import openable_uri
+
+        locs = await definitions(ls, as_view_uri(ls, params.text_document.uri), params.position.line)
+        out = []
+        for loc in locs:
+            out.append(_to_lsp_location(msgspec.structs.replace(loc, uri=await openable_uri(ls, loc.uri))))
+        return out or None

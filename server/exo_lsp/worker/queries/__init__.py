@@ -16,6 +16,7 @@ HANDLER_MODULES = [
     "exo_lsp.worker.queries.actions",
     "exo_lsp.worker.queries.views",
     "exo_lsp.worker.queries.simulate",
+    "exo_lsp.worker.queries.fixes",
 ]
 
 
