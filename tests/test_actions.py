@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exo_lsp.worker.queries import actions as aq
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import cursors, printing
 from exo_lsp.worker.tracer import Tracer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def all_vars(runs, path: str) -> dict:
 
 
 def place_of(node) -> dict:
-    return {"kind": "paths", "paths": [list(map(list, adapter.node_path(node)))]}
+    return {"kind": "paths", "paths": [list(map(list, cursors.node_path(node)))]}
 
 
 def listed(runs, path: str, step: int, node=None, budget=None) -> aq.ActionList:
@@ -59,7 +59,7 @@ def test_view_line_map_follows_yapf_wrapping(runs):
     def at(i):
         *_, nodes, whole = aq.resolve_place(t, CONV1D, {"step": 6, "place": {"kind": "view_line", "line": i}})
         assert whole == (not nodes) and len(nodes) <= 1
-        return adapter.node_text(nodes[0]) if nodes else None
+        return cursors.node_text(nodes[0]) if nodes else None
 
     got = {i: at(i) for i in range(len(lines))}
     reduce = "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo] += kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
@@ -124,7 +124,7 @@ def test_failing_transforms_are_rejected_by_applying_them(runs):
     p = proc_after(runs, CONV1D, 0)
     handle = states[CONV1D].trace.steps[0].proc_out
     scope = aq.build_scope(states[CONV1D], 0, "p")
-    base = adapter.proc_text_fast(p)
+    base = printing.proc_text_fast(p)
     bad = aq.Candidate("divide", "", 'divide_loop(p, "for i in _:_", 5, ["io", "ii"], perfect=True)')
     out = aq.validate(bad, p, handle, scope, base)
     assert not out.ok and "cannot perfectly divide '16' by 5" in out.error
@@ -140,13 +140,13 @@ def test_what_another_candidate_decides_is_not_applied_again(runs):
     p = proc_after(runs, CONV1D, 6)
     handle = states[CONV1D].trace.steps[6].proc_out
     scope = aq.build_scope(states[CONV1D], 6, "p")
-    base = adapter.proc_text_fast(p)
+    base = printing.proc_text_fast(p)
     calls = [a.call for a in listed(runs, CONV1D, 6, p.find_loop("r")).actions]
     # lift_scope of a loop out of a loop is the reorder (Exo runs the same rewrite): one action
     assert 'reorder_loops(p, "c r")' in calls and not [c for c in calls if c.startswith("lift_scope")]
     lifted = aq.validate(aq.Candidate("lift_scope", "", 'lift_scope(p, "for r in _:_")'), p, handle, scope, base)
     reordered = aq.CACHE.get((handle, "p", 'reorder_loops(p, "c r")', ()))
-    assert lifted.ok and adapter.proc_text_fast(lifted.result) == adapter.proc_text_fast(reordered.result)
+    assert lifted.ok and printing.proc_text_fast(lifted.result) == printing.proc_text_fast(reordered.result)
     # fission out of seven loops starts with the fission out of one, which fails here
     once, seven = 'fission(p, p.find("if _:_").after())', 'fission(p, p.find("if _:_").after(), n_lifts=7)'
     assert not aq.CACHE.get((handle, "p", once, ())).ok

@@ -32,7 +32,8 @@ from typing import Any, Callable
 import msgspec
 from exo import DRAM
 
-from ..exo import adapter
+from ..exo import printing, procs
+from ..exo.cursors import cursor_at_path, cursor_is, flatten_cursors, node_path, node_text, source_lines, stmts_from_line
 from . import views as view_queries
 from ...shared.lru import LRU
 from . import query
@@ -193,7 +194,7 @@ def stmt_pattern(c) -> str | None:
         return "if _:_"
     if _is(c, "AllocCursor"):
         return f"{c.name()} : _"
-    if adapter.cursor_is(c, "AssignCursor", "ReduceCursor"):
+    if cursor_is(c, "AssignCursor", "ReduceCursor"):
         op = "+=" if _is(c, "ReduceCursor") else "="
         return f"{c.name()}[_] {op} _" if len(c.idx()) else f"{c.name()} {op} _"
     if _is(c, "CallCursor"):
@@ -215,7 +216,7 @@ class Namer:
         if got is None:
             try:
                 found = self.p.find(pattern, many=True)
-                got = [adapter.node_path(c) for c in found]
+                got = [node_path(c) for c in found]
             except Exception:
                 got = []
             self._matches[pattern] = got
@@ -225,7 +226,7 @@ class Namer:
         if base is None:
             return None
         found = self.matches(base)
-        want = adapter.node_path(c)
+        want = node_path(c)
         if want not in found:
             return None
         return base if len(found) == 1 else f"{base} #{found.index(want)}"
@@ -237,14 +238,14 @@ class Namer:
         """``"x y"`` (or ``"x y #N"``) for a loop and the loop that is its whole body."""
         base = f"for {outer.name()} in _:\n  for {inner.name()} in _: _"
         found = self.matches(base)
-        want = adapter.node_path(outer)
+        want = node_path(outer)
         if want not in found:
             return None
         short = f"{outer.name()} {inner.name()}"
         return short if len(found) == 1 else f"{short} #{found.index(want)}"
 
     def names(self) -> set[str]:
-        o = adapter.outline(self.p)
+        o = procs.outline(self.p)
         return set(o.loops) | set(o.allocs) | set(o.args)
 
     def fresh(self, *wanted: str) -> list[str]:
@@ -263,7 +264,7 @@ class Namer:
 
 
 def _is(c, cls_name: str) -> bool:
-    return adapter.cursor_is(c, cls_name)
+    return cursor_is(c, cls_name)
 
 
 def _const(e) -> int | None:
@@ -494,20 +495,20 @@ def build_scope(state, step_index: int | None, var: str) -> Scope:
     memories: dict[Any, str] = {}
 
     def add_instr(name, v):
-        if id(v) not in seen and adapter.instr_template(v) is not None:
+        if id(v) not in seen and procs.instr_template(v) is not None:
             seen.add(id(v))
             instrs.append((name, v))
 
     for name, v in list(ns.items()):
         if name.startswith("__"):
             continue
-        if adapter.is_procedure(v):
+        if procs.is_procedure(v):
             add_instr(name, v)
-        elif adapter.is_memory_class(v):
+        elif procs.is_memory_class(v):
             memories.setdefault(v, name)
         elif type(v).__name__ == "module" and getattr(v, "__name__", "").startswith("exo.platforms"):
             for attr, w in vars(v).items():
-                if adapter.is_procedure(w) and not attr.startswith("_"):
+                if procs.is_procedure(w) and not attr.startswith("_"):
                     add_instr(f"{name}.{attr}", w)
     return Scope(var, ns, instrs, memories)
 
@@ -593,7 +594,7 @@ class Enumerator:
             if ssel is None:
                 continue
             gap = f"{v}.find({_q(ssel)}).after()"
-            what = adapter.node_text(s)
+            what = node_text(s)
             once = f"fission({v}, {gap})"
             self.add("fission", f"Fission loop {x} after `{what}`", once)
             if depth > 1:
@@ -602,7 +603,7 @@ class Enumerator:
                          requires=once)
         if par is not None and not _is(par, "ForCursor"):
             # out of a loop, lift_scope is reorder_loops (Exo runs the same rewrite): offered above
-            self.add("lift_scope", f"Lift loop {x} out of `{adapter.node_text(par)}`", f"lift_scope({v}, {_q(sel)})")
+            self.add("lift_scope", f"Lift loop {x} out of `{node_text(par)}`", f"lift_scope({v}, {_q(sel)})")
         if n is not None and n >= 2:
             mid = _const(c.lo()) + n // 2
             self.add("cut_loop", f"Cut loop {x} at {mid}", f"cut_loop({v}, {_q(sel)}, {mid})")
@@ -626,10 +627,10 @@ class Enumerator:
             return
         par = _parent_stmt(c)
         if par is not None:
-            self.add("lift_alloc", f"Lift allocation of {b} out of `{adapter.node_text(par)}`", f"lift_alloc({v}, {_q(sel)})")
+            self.add("lift_alloc", f"Lift allocation of {b} out of `{node_text(par)}`", f"lift_alloc({v}, {_q(sel)})")
         nxt = _siblings_after(c)
         if nxt is not None and (_is(nxt, "ForCursor") or _is(nxt, "IfCursor")):
-            self.add("sink_alloc", f"Sink allocation of {b} into `{adapter.node_text(nxt)}`", f"sink_alloc({v}, {_q(sel)})")
+            self.add("sink_alloc", f"Sink allocation of {b} into `{node_text(nxt)}`", f"sink_alloc({v}, {_q(sel)})")
         q = par
         while q is not None:
             if _is(q, "ForCursor") and (n := _trip(q)) is not None:
@@ -649,7 +650,7 @@ class Enumerator:
         for e in [rhs, *([rhs.lhs(), rhs.rhs()] if _is(rhs, "BinaryOpCursor") else [])]:
             if not _is(e, "BinaryOpCursor"):
                 continue
-            text = adapter.node_text(e)
+            text = node_text(e)
             pat = self.names.select(text, e)
             if pat is None:
                 continue
@@ -660,7 +661,7 @@ class Enumerator:
         sel = self.names.stmt(c)
         par = _parent_stmt(c)
         if sel and par is not None:
-            self.add("lift_scope", f"Lift `{adapter.node_text(c)}` out of `{adapter.node_text(par)}`",
+            self.add("lift_scope", f"Lift `{node_text(c)}` out of `{node_text(par)}`",
                      f"lift_scope({self.var}, {_q(sel)})")
 
     def block(self, c) -> None:
@@ -707,7 +708,7 @@ class Enumerator:
                 bodies.append((name, ins, [_shape(s) for s in body]))
         seen: set[tuple] = set()
         for s in itertools.chain.from_iterable(_walk([r]) for r in roots):
-            path = adapter.node_path(s)
+            path = node_path(s)
             if path in seen:
                 continue
             seen.add(path)
@@ -727,7 +728,7 @@ class Enumerator:
                 if sel is None:
                     continue
                 target = _q(sel) if len(block) == 1 else f"{self.var}.find({_q(sel)}).expand(0, {len(block) - 1})"
-                what = adapter.node_text(s)
+                what = node_text(s)
                 cursor = s if len(block) == 1 else s.expand(0, len(block) - 1)
                 self.add(
                     "replace",
@@ -809,7 +810,7 @@ def _only_instructions_touch(p, fix: Candidate, covered: list) -> bool:
             roots = [s.cond()] if _is(s, "IfCursor") else [s.rhs(), *s.idx()]
             touches = any(_is(e, "ReadCursor") and e.name() == buf for r in roots for e in _exprs(r))
         if touches:
-            path = adapter.node_path(s)
+            path = node_path(s)
             if not any(path[: len(cp)] == cp for cp in covered if cp):
                 return False
     return True
@@ -838,7 +839,7 @@ def _find_alloc(p, name: str):
 def _mismatched_buffers(result, path: tuple) -> list[tuple[str, Any, Any]]:
     """(buffer, its memory, the memory the instruction wants) at the call `replace` made."""
     try:
-        call = adapter.cursor_at_path(result, path)
+        call = cursor_at_path(result, path)
     except Exception:
         return []
     if not _is(call, "CallCursor"):
@@ -892,9 +893,9 @@ def validate(c: Candidate, p, handle: int, scope: Scope, base_text: str) -> Outc
         else:
             with contextlib.redirect_stdout(io.StringIO()):
                 r = _evaluate(c.call, p, scope)
-        if not adapter.is_procedure(r):
+        if not procs.is_procedure(r):
             out = Outcome(False, None, "did not return a proc", 0)
-        elif adapter.proc_text_fast(r) == base_text:
+        elif printing.proc_text_fast(r) == base_text:
             out = Outcome(False, r, "changes nothing", 0)
         else:
             final = r
@@ -905,7 +906,7 @@ def validate(c: Candidate, p, handle: int, scope: Scope, base_text: str) -> Outc
     except Exception as exc:  # the transform does not apply here
         out = Outcome(False, None, f"{type(exc).__name__}: {exc}", 0)
     finally:
-        adapter.reset_exo_state()
+        procs.reset_exo_state()
     out.ms = (time.perf_counter() - t0) * 1000
     _observe(c.group, out.ms)
     CACHE.put(key, out)
@@ -952,10 +953,10 @@ def resolve_place(tracer, path: str, params: dict):
         line1 = int(place["line"]) + 1
         for s in reversed(_steps_with_var(trace, vars_)):
             alg = state.algorithms.get(s.proc_out)
-            span = adapter.source_lines(alg) if alg is not None else None
+            span = source_lines(alg) if alg is not None else None
             if span and os.path.abspath(span[0]) == os.path.abspath(path) and span[1] <= line1 <= span[2]:
                 p = tracer.registry.get(s.proc_out)
-                nodes = adapter.stmts_from_line(p, path, line1)[:3]
+                nodes = stmts_from_line(p, path, line1)[:3]
                 return state, s.index, s.proc_out, p, nodes, not nodes
         return state, None, None, None, [], False
     step = params.get("step")
@@ -969,15 +970,15 @@ def resolve_place(tracer, path: str, params: dict):
     if kind == "arg":
         rt = state.runtime.get(s.index)
         value = rt.resolved.get(place.get("arg")) if rt is not None else None
-        cursors = adapter.flatten_cursors(value)
+        cursors = flatten_cursors(value)
         nodes = _forwarded(p, cursors) if cursors else []
         return state, s.index, handle, p, nodes, not nodes
     if kind == "paths":  # nodes named by their paths in the proc (benchmarks, tests)
-        nodes = [adapter.cursor_at_path(p, path) for path in place["paths"]]
+        nodes = [cursor_at_path(p, path) for path in place["paths"]]
         return state, s.index, handle, p, nodes, not nodes
     if kind == "view_line":  # the views' own line map
         path_ = view_queries.stmt_at_line(tracer, int(handle), int(place["line"]))
-        c = adapter.cursor_at_path(p, path_) if path_ is not None else None
+        c = cursor_at_path(p, path_) if path_ is not None else None
         return state, s.index, handle, p, ([c] if c is not None else []), c is None
     return state, s.index, handle, p, [], True
 
@@ -1007,7 +1008,7 @@ def list_actions(tracer, path: str, params: dict) -> ActionList:
     var = vars_[str(step)]
     scope = build_scope(state, step, var)
     cands = enumerate_candidates(p, nodes, whole, scope)
-    base_text = adapter.proc_text_fast(p)
+    base_text = printing.proc_text_fast(p)
     order = sorted(range(len(cands)), key=lambda i: (cands[i].cost, cands[i].rank, i))
     results: dict[int, Outcome] = {}
     pending = 0
@@ -1081,7 +1082,7 @@ def list_actions(tracer, path: str, params: dict) -> ActionList:
         candidates=len(cands),
         validated=len(results),
         pending=pending,
-        nodes=[adapter.node_text(c) if not _is(c, "BlockCursor") else f"block of {len(c)}" for c in nodes],
+        nodes=[node_text(c) if not _is(c, "BlockCursor") else f"block of {len(c)}" for c in nodes],
         ms=(time.perf_counter() - t0) * 1000,
     )
 
@@ -1102,12 +1103,12 @@ def q_preview(tracer, path: str, params: dict) -> Preview:
     if after is None:
         state = tracer.runs.get(os.path.abspath(path))
         scope = build_scope(state, params.get("step"), var) if state is not None else Scope(var, {}, [], {})
-        o = validate(Candidate("simplify", "", call), p, handle, scope, adapter.proc_text_fast(p))
+        o = validate(Candidate("simplify", "", call), p, handle, scope, printing.proc_text_fast(p))
         if not o.ok:
             raise ValueError(f"{call} does not apply: {o.error}")
         after = o.result
     before_text, after_text = str(p), str(after)
-    name = adapter.proc_name(p)
+    name = procs.proc_name(p)
     diff = "".join(
         difflib.unified_diff(
             before_text.splitlines(keepends=True),
