@@ -18,6 +18,7 @@ By concern:
 * ``signatures``: a proc's arguments as plain values (compile & simulate);
 * ``listings``: a proc listing with the lines of each statement, and snippets of it;
 * ``ops``: scheduling ops' names, signatures and docs, and the nodes a step created;
+* ``memories``: memory classes built on StaticMemory and DRAM_STATIC (a target's tiles);
 * ``speedups``: Exo's input-independent checking costs, cut.
 """
 
