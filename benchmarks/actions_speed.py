@@ -45,7 +45,7 @@ SCRIPT = ROOT / "examples" / "conv1d.py"
 def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
     """Notebook-style blind candidates for `node` (a loop) plus the ones exo-lsp enumerated."""
     from exo_lsp.worker.exo import cursors
-    from exo_lsp.worker.queries.actions import _walk
+    from exo_lsp.worker.queries.actions.nodes import _walk
 
     v = scope.var
     loops = [s for s in _walk(p.body()) if cursors._pc.ForCursor.__instancecheck__(s)]
@@ -77,7 +77,7 @@ def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
 
 def naive(p, scope, calls: list[str]) -> tuple[float, dict[str, bool]]:
     from exo_lsp.worker.exo import printing, procs
-    from exo_lsp.worker.queries.actions import _evaluate
+    from exo_lsp.worker.queries.actions.validation import _evaluate
 
     ok: dict[str, bool] = {}
     base = printing.proc_text_fast(p)
@@ -105,7 +105,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.setrecursionlimit(10000)
 
-    from exo_lsp.worker.queries import actions as aq
+    from exo_lsp.worker.queries.actions import enumerator, handlers, validation
+    from exo_lsp.worker.queries.actions.places import build_scope
     from exo_lsp.worker.exo import cursors, speedups
     from exo_lsp.worker.tracer import Tracer
 
@@ -125,25 +126,25 @@ def main(argv=None) -> int:
 
     def cold_start() -> None:
         # nothing validated or memoised by the last repetition
-        aq.CACHE.clear()
-        aq.RESULTS.clear()
+        validation.CACHE.clear()
+        validation.RESULTS.clear()
         speedups.forget_analyses()
 
     places = [("innermost nest (for r, step 6)", 6, "r"), ("outer nest (for ioo, step 6)", 6, "ioo"), ("whole proc before replace (step 32)", 32, None)]
     print(f"{'place':38} {'univ':>5} {'cands':>5} {'offer':>5} {'naive s':>8} {'cold s':>7} {'warm ms':>8} {'cold x':>7} {'warm x':>8} {'same-set x':>10}")
     for label, step, loop in places:
         p, node, params = place(step, loop)
-        scope = aq.build_scope(state, step, "p")
+        scope = build_scope(state, step, "p")
         rows = []
         for _ in range(args.repeat):
             cold_start()
             t0 = time.perf_counter()
-            res = aq.list_actions(tracer, path, params)
+            res = handlers.list_actions(tracer, path, params)
             cold = time.perf_counter() - t0
             t0 = time.perf_counter()
-            aq.list_actions(tracer, path, params)
+            handlers.list_actions(tracer, path, params)
             warm = time.perf_counter() - t0
-            ours = [c.call for c in aq.enumerate_candidates(p, [node] if node else [], node is None, scope)]
+            ours = [c.call for c in enumerator.enumerate_candidates(p, [node] if node else [], node is None, scope)]
             universe = naive_universe(p, node, scope, ours)
             speedups.uninstall_speedups()  # the notebooks ran Exo as it comes
             try:
@@ -155,7 +156,7 @@ def main(argv=None) -> int:
             t_same, _ = naive(p, scope, ours)
             cold_start()
             t0 = time.perf_counter()
-            first = aq.list_actions(tracer, path, {**params, "budget_ms": aq_budget})
+            first = handlers.list_actions(tracer, path, {**params, "budget_ms": aq_budget})
             t_first = time.perf_counter() - t0
             rows.append((len(universe), res.candidates, len(res.actions), t_naive, cold, warm, t_same, t_first, len(first.actions), first.pending))
             offered = {a.call for a in res.actions}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exo_lsp.worker.queries import actions as aq
+from exo_lsp.worker.queries.actions import enumerator, places, validation
 from exo_lsp.worker.exo import printing, speedups
 from exo_lsp.worker.tracer import Tracer
 from trace_compare import normalized
@@ -50,12 +50,12 @@ def test_traces_are_the_same_without_speedups(path):
 def _outcomes(t, st, step: int, loop: str | None) -> dict:
     p = t.registry.get(st.trace.steps[step].proc_out)
     node = p.find_loop(loop) if loop else None
-    scope = aq.build_scope(st, step, "p")
+    scope = places.build_scope(st, step, "p")
     base = printing.proc_text_fast(p)
     out = {}
-    for c in aq.enumerate_candidates(p, [node] if node else [], node is None, scope):
-        aq.CACHE.clear()
-        o = aq.validate(c, p, st.trace.steps[step].proc_out, scope, base)
+    for c in enumerator.enumerate_candidates(p, [node] if node else [], node is None, scope):
+        validation.CACHE.clear()
+        o = validation.validate(c, p, st.trace.steps[step].proc_out, scope, base)
         out[c.call] = (o.ok, o.error, printing.proc_text_fast(o.result) if o.result is not None else None)
     return out
 
@@ -79,7 +79,7 @@ def test_action_outcomes_are_the_same_without_speedups():
     assert speedups.CONTEXT_MEMO.hits == 0  # really off
     for key in fast:
         assert fast[key] == slow[key], key
-    aq.CACHE.clear()
+    validation.CACHE.clear()
 
 
 def test_stage_mem_reuses_the_contexts_it_checks():

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 QUERY_HANDLERS: dict[str, Callable[[Any, str, dict], Any]] = {}
 
-HANDLER_MODULES = ["exo_lsp.worker.queries.resolve", "exo_lsp.worker.queries.actions", "exo_lsp.worker.queries.views", "exo_lsp.worker.queries.simulate"]
+HANDLER_MODULES = ["exo_lsp.worker.queries.resolve", "exo_lsp.worker.queries.actions.handlers", "exo_lsp.worker.queries.views", "exo_lsp.worker.queries.simulate"]
 
 
 _progress: Callable[[str, float], None] | None = None
