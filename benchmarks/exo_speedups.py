@@ -1,7 +1,7 @@
 """What the speed-ups to Exo's checks (worker/exo/speedups.py) are worth, in process: a
 cold trace of each example (empty memo tables) with Exo as it comes vs with the speed-ups,
 alternating, medians.
-The traces are the same either way (tests/test_adapter_speedups.py).
+The traces are the same either way (tests/test_exo_speedups.py).
 
     .venv/bin/python benchmarks/exo_speedups.py [--repeat N]
 """

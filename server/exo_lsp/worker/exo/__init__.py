@@ -5,7 +5,7 @@ point of scheduling primitives (``AtomicSchedulingOp.__call__``), the ``@proc`` 
 internal cursors and their paths, ``srcinfo``, the LoopIR printer and StaticMemory's class
 state, and for the speed-ups the effect checks' context extraction, the SMT solver
 factories and the frontend's use of ``inspect``. Nothing else in exo-lsp imports them.
-``tests/test_adapter_*.py`` pin each of them, so an Exo upgrade fails there first.
+``tests/test_exo_*.py`` pin each of them, so an Exo upgrade fails there first.
 
 By concern:
 

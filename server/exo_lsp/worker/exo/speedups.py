@@ -2,7 +2,7 @@
 
 Every scheduling op a script or a code action runs pays for Exo's checks. Three costs in
 them do not depend on the input and are cut here, each leaving results unchanged
-(tests/test_adapter_speedups.py compares traces and action outcomes with them off):
+(tests/test_exo_speedups.py compares traces and action outcomes with them off):
 
 * SMT solver lookup: Exo builds a pysmt Factory for every check just to pick the solver's
   name, re-trying the import of every backend pysmt knows (~40 ms a check). Looked up

@@ -1,6 +1,6 @@
-"""The adapter's speed-ups to Exo change nothing but time: traces of every example and the
-outcome of every code-action candidate are the same with them off (Exo as it comes).
-Also pins the internals they replace (exo-lang 1.0.0)."""
+"""The speed-ups to Exo (worker/exo/speedups.py) change nothing but time: traces of every
+example and the outcome of every code-action candidate are the same with them off (Exo as it
+comes). Also pins the internals they replace (exo-lang 1.0.0)."""
 
 from __future__ import annotations
 

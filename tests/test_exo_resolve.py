@@ -1,6 +1,7 @@
-"""Pins the adapter's resolve section to exo-lang 1.0.0: cursor-lookup hooks (and the
-call depth Exo's pattern matching counts), listings with statement spans, selections and
-snippets, pattern matches, op signatures and docs, what a step created."""
+"""Pins what hovers and lookups use (worker/exo: hooks, listings, patterns, ops) to exo-lang
+1.0.0: cursor-lookup hooks (and the call depth Exo's pattern matching counts), listings with
+statement spans, selections and snippets, pattern matches, op signatures and docs, what a
+step created."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def test_describe_cursors(scale):
     info = cursors.describe_cursor(loop)
     assert (info.kind, info.text, info.count, info.header_only) == ("loop", "for i in seq(0, n):", 1, True)
     assert info.path == [["body", 0]]
-    assert info.srcinfo.filename.endswith("test_adapter_engine.py")
+    assert info.srcinfo.filename.endswith("test_exo_engine.py")
     assign = scale.find("y[_] = _")
     a = cursors.describe_cursor(assign)
     assert (a.kind, a.text) == ("assign", "y[i] = 2.0 * x[i]")
@@ -181,7 +181,7 @@ def test_function_source_names_for_memo_keys():
         return helper(x) + CONST
 
     filename, lineno, src, names = hooks.function_source_names(f)
-    assert filename.endswith("test_adapter_engine.py")
+    assert filename.endswith("test_exo_engine.py")
     assert textwrap.dedent(src).startswith("def f(x):")
     assert {"helper", "CONST", "x"} <= set(names)
 

@@ -1,5 +1,5 @@
-"""Pins the view line maps (worker/exo/printing.py) to exo-lang 1.0.0: Exo's printer layout, the
-yapf alignment, the C compiler's statement emission and statement forwarding."""
+"""Pins the view line maps (worker/exo/printing.py) to exo-lang 1.0.0: Exo's printer
+layout, the yapf alignment, the C compiler's statement emission and statement forwarding."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Pins the adapter's helpers for code actions to exo-lang 1.0.0: node paths and cursors
-rebuilt from them, statements an algorithm line became, source spans."""
+"""Pins the node helpers for code actions (worker/exo/cursors.py) to exo-lang 1.0.0: node
+paths and cursors rebuilt from them, statements an algorithm line became, source spans."""
 
 from __future__ import annotations
 

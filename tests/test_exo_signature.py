@@ -1,6 +1,6 @@
-"""Pins the adapter's proc signatures (what the compile & simulate harness reads) to
-exo-lang 1.0.0: argument kinds, element types, shapes as plain size expressions, memories,
-and the report label of a proc."""
+"""Pins the proc signatures (worker/exo/signatures.py; what the compile & simulate harness
+reads) to exo-lang 1.0.0: argument kinds, element types, shapes as plain size expressions,
+memories, and the report label of a proc."""
 
 from __future__ import annotations
 
