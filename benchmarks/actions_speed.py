@@ -15,8 +15,9 @@ universe:
   result (the notebooks keyed procs by their C), failures included, with Exo as it comes;
 * exo-lsp: structural filters answer what cannot apply (or what another candidate's
   failure decides); the rest is applied once and compared with the raw printer, with the
-  adapter's speed-ups to Exo's checks (solver lookup once, contexts memoised, no source
-  reading for stack frames); cold (empty caches and memos) and warm (a repeated request).
+  speed-ups to Exo's checks in worker/exo/speedups.py (solver lookup once, contexts
+  memoised, no source reading for stack frames); cold (empty caches and memos) and warm
+  (a repeated request).
   "same-set" compares exo-lsp cold with apply + C on exactly the candidates exo-lsp
   applies (both with the speed-ups): what skipping C and the quiet replace pre-checks
   alone are worth.
@@ -43,11 +44,11 @@ SCRIPT = ROOT / "examples" / "conv1d.py"
 
 def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
     """Notebook-style blind candidates for `node` (a loop) plus the ones exo-lsp enumerated."""
-    from exo_lsp.worker.exo import adapter
-    from exo_lsp.worker.queries.actions import _walk
+    from exo_lsp.worker.exo import cursors
+    from exo_lsp.worker.queries.actions.nodes import _walk
 
     v = scope.var
-    loops = [s for s in _walk(p.body()) if adapter._pc.ForCursor.__instancecheck__(s)]
+    loops = [s for s in _walk(p.body()) if cursors._pc.ForCursor.__instancecheck__(s)]
     names = sorted({s.name() for s in loops})
     out = list(ours)
     if node is not None:
@@ -57,10 +58,10 @@ def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
                 out.append(f'reorder_loops({v}, "{x} {y}")')
                 out.append(f'reorder_loops({v}, "{y} {x}")')
         hi = node.hi()
-        n = hi.value() if isinstance(hi, adapter._pc.LiteralCursor) else 16
+        n = hi.value() if isinstance(hi, cursors._pc.LiteralCursor) else 16
         for f in range(2, n):
             out.append(f'divide_loop({v}, "for {x} in _:_", {f}, ["{x}o", "{x}i"], perfect=True)')
-    here = sorted({s.name() for s in _walk([node]) if adapter._pc.ForCursor.__instancecheck__(s)}) if node else names
+    here = sorted({s.name() for s in _walk([node]) if cursors._pc.ForCursor.__instancecheck__(s)}) if node else names
     for y in here:
         out.append(f'unroll_loop({v}, "for {y} in _:_")')
     for iname, _ in scope.instrs:
@@ -75,17 +76,17 @@ def naive_universe(p, node, scope, ours: list[str]) -> list[str]:
 
 
 def naive(p, scope, calls: list[str]) -> tuple[float, dict[str, bool]]:
-    from exo_lsp.worker.exo import adapter
-    from exo_lsp.worker.queries.actions import _evaluate
+    from exo_lsp.worker.exo import printing, procs
+    from exo_lsp.worker.queries.actions.validation import _evaluate
 
     ok: dict[str, bool] = {}
-    base = adapter.proc_text_fast(p)
+    base = printing.proc_text_fast(p)
     t0 = time.perf_counter()
     for call in calls:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 r = _evaluate(call, p, scope)
-            ok[call] = adapter.proc_text_fast(r) != base
+            ok[call] = printing.proc_text_fast(r) != base
         except Exception:
             r = p
             ok[call] = False
@@ -94,7 +95,7 @@ def naive(p, scope, calls: list[str]) -> tuple[float, dict[str, bool]]:
         except Exception:
             pass
         finally:
-            adapter.reset_exo_state()
+            procs.reset_exo_state()
     return time.perf_counter() - t0, ok
 
 
@@ -104,12 +105,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.setrecursionlimit(10000)
 
-    from exo_lsp.worker.queries import actions as aq
-    from exo_lsp.worker.exo import adapter
+    from exo_lsp.worker.queries.actions import enumerator, handlers, validation
+    from exo_lsp.worker.queries.actions.places import build_scope
+    from exo_lsp.worker.exo import cursors, speedups
     from exo_lsp.worker.tracer import Tracer
 
     aq_budget = 700.0
     tracer = Tracer()
+    import msgspec
+
+    from exo_lsp.shared.contract import ActionsParams, Place
+
     path = str(SCRIPT)
     state = tracer.run(path, SCRIPT.read_text(), 1)
     assert state.trace.ok
@@ -118,43 +124,42 @@ def main(argv=None) -> int:
     def place(step: int, loop: str | None):
         p = tracer.registry.get(state.trace.steps[step].proc_out)
         node = p.find_loop(loop) if loop else None
-        params = {"step": step, "vars": vars_, "budget_ms": None}
-        params["place"] = {"kind": "paths", "paths": [list(map(list, adapter.node_path(node)))]} if node else {"kind": "proc"}
-        return p, node, params
+        place = Place(kind="paths", paths=[list(map(list, cursors.node_path(node)))]) if node else Place()
+        return p, node, ActionsParams(step=step, vars=vars_, place=place)
 
     def cold_start() -> None:
         # nothing validated or memoised by the last repetition
-        aq.CACHE.clear()
-        aq.RESULTS.clear()
-        adapter.forget_analyses()
+        validation.CACHE.clear()
+        validation.RESULTS.clear()
+        speedups.forget_analyses()
 
     places = [("innermost nest (for r, step 6)", 6, "r"), ("outer nest (for ioo, step 6)", 6, "ioo"), ("whole proc before replace (step 32)", 32, None)]
     print(f"{'place':38} {'univ':>5} {'cands':>5} {'offer':>5} {'naive s':>8} {'cold s':>7} {'warm ms':>8} {'cold x':>7} {'warm x':>8} {'same-set x':>10}")
     for label, step, loop in places:
         p, node, params = place(step, loop)
-        scope = aq.build_scope(state, step, "p")
+        scope = build_scope(state, step, "p")
         rows = []
         for _ in range(args.repeat):
             cold_start()
             t0 = time.perf_counter()
-            res = aq.list_actions(tracer, path, params)
+            res = handlers.list_actions(tracer, path, params)
             cold = time.perf_counter() - t0
             t0 = time.perf_counter()
-            aq.list_actions(tracer, path, params)
+            handlers.list_actions(tracer, path, params)
             warm = time.perf_counter() - t0
-            ours = [c.call for c in aq.enumerate_candidates(p, [node] if node else [], node is None, scope)]
+            ours = [c.call for c in enumerator.enumerate_candidates(p, [node] if node else [], node is None, scope)]
             universe = naive_universe(p, node, scope, ours)
-            adapter.uninstall_speedups()  # the notebooks ran Exo as it comes
+            speedups.uninstall_speedups()  # the notebooks ran Exo as it comes
             try:
                 t_naive, ok = naive(p, scope, universe)
             finally:
-                adapter.install_speedups()
+                speedups.install_speedups()
             # the same candidate set both ways: apply only vs apply + C
-            adapter.forget_analyses()
+            speedups.forget_analyses()
             t_same, _ = naive(p, scope, ours)
             cold_start()
             t0 = time.perf_counter()
-            first = aq.list_actions(tracer, path, {**params, "budget_ms": aq_budget})
+            first = handlers.list_actions(tracer, path, msgspec.structs.replace(params, budget_ms=aq_budget))
             t_first = time.perf_counter() - t0
             rows.append((len(universe), res.candidates, len(res.actions), t_naive, cold, warm, t_same, t_first, len(first.actions), first.pending))
             offered = {a.call for a in res.actions}

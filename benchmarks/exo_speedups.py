@@ -1,6 +1,7 @@
-"""What the adapter's speed-ups to Exo's checks are worth, in process: a cold trace of each
-example (empty memo tables) with Exo as it comes vs with the speed-ups, alternating, medians.
-The traces are the same either way (tests/test_adapter_speedups.py).
+"""What the speed-ups to Exo's checks (worker/exo/speedups.py) are worth, in process: a
+cold trace of each example (empty memo tables) with Exo as it comes vs with the speed-ups,
+alternating, medians.
+The traces are the same either way (tests/test_exo_speedups.py).
 
     .venv/bin/python benchmarks/exo_speedups.py [--repeat N]
 """
@@ -23,7 +24,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.setrecursionlimit(10000)
 
-    from exo_lsp.worker.exo import adapter
+    from exo_lsp.worker.exo import speedups
     from exo_lsp.worker.tracer import Tracer
 
     tracer = Tracer()
@@ -36,14 +37,14 @@ def main(argv=None) -> int:
         for _ in range(args.repeat):
             for fast in (False, True):
                 if fast:
-                    adapter.install_speedups()
+                    speedups.install_speedups()
                 else:
-                    adapter.uninstall_speedups()
+                    speedups.uninstall_speedups()
                 t0 = time.perf_counter()
                 state = tracer.run(str(path), text, 1, use_memo=False)
                 times[fast].append(time.perf_counter() - t0)
                 steps = len(state.trace.steps)
-        adapter.install_speedups()
+        speedups.install_speedups()
         slow, fast = statistics.median(times[False]), statistics.median(times[True])
         print(f"{name:22} {steps:5d} {slow * 1000:9.0f} ms {fast * 1000:7.0f} ms {slow / fast:5.2f}x")
     return 0

@@ -6,10 +6,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from exo_lsp.worker.queries import actions as aq
-from exo_lsp.worker.exo import adapter
+from exo_lsp.shared.contract import ActionsParams, PreviewParams
+from exo_lsp.worker.queries.actions import candidate, enumerator, handlers, places, validation, windows
+from exo_lsp.worker.queries.actions.nodes import Namer
+from exo_lsp.worker.exo import cursors, printing
 from exo_lsp.worker.tracer import Tracer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,14 +40,14 @@ def all_vars(runs, path: str) -> dict:
 
 
 def place_of(node) -> dict:
-    return {"kind": "paths", "paths": [list(map(list, adapter.node_path(node)))]}
+    return {"kind": "paths", "paths": [list(map(list, cursors.node_path(node)))]}
 
 
-def listed(runs, path: str, step: int, node=None, budget=None) -> aq.ActionList:
+def listed(runs, path: str, step: int, node=None, budget=None) -> handlers.ActionList:
     t, _ = runs
     params = {"step": step, "vars": all_vars(runs, path), "budget_ms": budget,
               "place": place_of(node) if node is not None else {"kind": "proc"}}
-    return aq.list_actions(t, path, params)
+    return handlers.list_actions(t, path, msgspec.convert(params, ActionsParams))
 
 
 # conv1d step 6 is the `simplify` after the tiling; step 32 the last set_memory.
@@ -57,9 +60,9 @@ def test_view_line_map_follows_yapf_wrapping(runs):
     t, _ = runs
 
     def at(i):
-        *_, nodes, whole = aq.resolve_place(t, CONV1D, {"step": 6, "place": {"kind": "view_line", "line": i}})
+        *_, nodes, whole = places.resolve_place(t, CONV1D, {"step": 6, "place": {"kind": "view_line", "line": i}})
         assert whole == (not nodes) and len(nodes) <= 1
-        return adapter.node_text(nodes[0]) if nodes else None
+        return cursors.node_text(nodes[0]) if nodes else None
 
     got = {i: at(i) for i in range(len(lines))}
     reduce = "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo] += kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
@@ -88,18 +91,18 @@ def test_view_line_map_follows_yapf_wrapping(runs):
 def test_stage_windows_span_inner_loops_and_keep_outer_ones(runs):
     p = proc_after(runs, CONV1D, 6)
     r = p.find_loop("r")
-    assert aq.stage_windows([r], aq._inner_ranges([r])) == {
+    assert windows.stage_windows([r], windows._inner_ranges([r])) == {
         "out": "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo]",
         "data": "data[c, ji + 4 * jo:ji + 4 * jo + 4]",
         "kernels": "kernels[ii + 4 * ioi + 16 * ioo, c, 0:4]",
     }
     ioi = p.find_loop("ioi")
-    assert aq.stage_windows([ioi], aq._inner_ranges([ioi]))["kernels"] == "kernels[16 * ioo:16 * ioo + 16, 0:4, 0:4]"
+    assert windows.stage_windows([ioi], windows._inner_ranges([ioi]))["kernels"] == "kernels[16 * ioo:16 * ioo + 16, 0:4, 0:4]"
 
 
 def test_patterns_get_a_selector_only_when_needed(runs):
     p = proc_after(runs, CONV1D, 32)
-    names = aq.Namer(p)
+    names = Namer(p)
     loops = p.find("for ii in _:_", many=True)
     assert [names.stmt(c) for c in loops] == ["for ii in _:_ #0", "for ii in _:_ #1", "for ii in _:_ #2"]
     assert names.stmt(p.find_loop("c")) == "for c in _:_"
@@ -109,9 +112,9 @@ def test_patterns_get_a_selector_only_when_needed(runs):
 
 def test_reorder_is_offered_only_for_perfect_nests(runs):
     p = proc_after(runs, MATMUL, 2)  # io, jo, ii, ji { C = 0; k { += } }
-    scope = aq.build_scope(runs[1][MATMUL], 2, "p")
+    scope = places.build_scope(runs[1][MATMUL], 2, "p")
     ji = p.find_loop("ji")
-    calls = [c.call for c in aq.enumerate_candidates(p, [ji], False, scope)]
+    calls = [c.call for c in enumerator.enumerate_candidates(p, [ji], False, scope)]
     assert not [c for c in calls if c.startswith('reorder_loops(p, "ji k')]  # C[i, j] = 0.0 is in between
     assert 'reorder_loops(p, "ii ji")' in calls  # ii's whole body is ji
     assert [c for c in calls if c.startswith("divide_loop") and "perfect=True" in c] == [
@@ -123,35 +126,35 @@ def test_failing_transforms_are_rejected_by_applying_them(runs):
     t, states = runs
     p = proc_after(runs, CONV1D, 0)
     handle = states[CONV1D].trace.steps[0].proc_out
-    scope = aq.build_scope(states[CONV1D], 0, "p")
-    base = adapter.proc_text_fast(p)
-    bad = aq.Candidate("divide", "", 'divide_loop(p, "for i in _:_", 5, ["io", "ii"], perfect=True)')
-    out = aq.validate(bad, p, handle, scope, base)
+    scope = places.build_scope(states[CONV1D], 0, "p")
+    base = printing.proc_text_fast(p)
+    bad = candidate.Candidate("divide", "", 'divide_loop(p, "for i in _:_", 5, ["io", "ii"], perfect=True)')
+    out = validation.validate(bad, p, handle, scope, base)
     assert not out.ok and "cannot perfectly divide '16' by 5" in out.error
-    noop = aq.Candidate("simplify", "", "simplify(p)")
-    assert aq.validate(noop, p, handle, scope, base).error == "changes nothing"
-    good = aq.Candidate("divide", "", 'divide_loop(p, "for i in _:_", 4, ["io", "ii"], perfect=True)')
-    assert aq.validate(good, p, handle, scope, base).ok
+    noop = candidate.Candidate("simplify", "", "simplify(p)")
+    assert validation.validate(noop, p, handle, scope, base).error == "changes nothing"
+    good = candidate.Candidate("divide", "", 'divide_loop(p, "for i in _:_", 4, ["io", "ii"], perfect=True)')
+    assert validation.validate(good, p, handle, scope, base).ok
 
 
 def test_what_another_candidate_decides_is_not_applied_again(runs):
-    aq.CACHE.clear()
+    validation.CACHE.clear()
     t, states = runs
     p = proc_after(runs, CONV1D, 6)
     handle = states[CONV1D].trace.steps[6].proc_out
-    scope = aq.build_scope(states[CONV1D], 6, "p")
-    base = adapter.proc_text_fast(p)
+    scope = places.build_scope(states[CONV1D], 6, "p")
+    base = printing.proc_text_fast(p)
     calls = [a.call for a in listed(runs, CONV1D, 6, p.find_loop("r")).actions]
     # lift_scope of a loop out of a loop is the reorder (Exo runs the same rewrite): one action
     assert 'reorder_loops(p, "c r")' in calls and not [c for c in calls if c.startswith("lift_scope")]
-    lifted = aq.validate(aq.Candidate("lift_scope", "", 'lift_scope(p, "for r in _:_")'), p, handle, scope, base)
-    reordered = aq.CACHE.get((handle, "p", 'reorder_loops(p, "c r")', ()))
-    assert lifted.ok and adapter.proc_text_fast(lifted.result) == adapter.proc_text_fast(reordered.result)
+    lifted = validation.validate(candidate.Candidate("lift_scope", "", 'lift_scope(p, "for r in _:_")'), p, handle, scope, base)
+    reordered = validation.CACHE.get((handle, "p", 'reorder_loops(p, "c r")', ()))
+    assert lifted.ok and printing.proc_text_fast(lifted.result) == printing.proc_text_fast(reordered.result)
     # fission out of seven loops starts with the fission out of one, which fails here
     once, seven = 'fission(p, p.find("if _:_").after())', 'fission(p, p.find("if _:_").after(), n_lifts=7)'
-    assert not aq.CACHE.get((handle, "p", once, ())).ok
-    assert aq.CACHE.get((handle, "p", seven, ())) is None  # decided without applying it
-    applied = aq.validate(aq.Candidate("fission", "", seven), p, handle, scope, base)
+    assert not validation.CACHE.get((handle, "p", once, ())).ok
+    assert validation.CACHE.get((handle, "p", seven, ())) is None  # decided without applying it
+    applied = validation.validate(candidate.Candidate("fission", "", seven), p, handle, scope, base)
     assert not applied.ok and "Cannot fission" in applied.error
 
 
@@ -174,8 +177,8 @@ def test_rvm_replacements_and_memory_fixes(runs):
 
 
 def test_budget_leaves_the_rest_pending_and_the_cache_answers_later(runs):
-    aq.CACHE.clear()
-    aq.RESULTS.clear()
+    validation.CACHE.clear()
+    validation.RESULTS.clear()
     p = proc_after(runs, CONV1D, 6)
     r = p.find_loop("r")
     first = listed(runs, CONV1D, 6, r, budget=1)
@@ -195,7 +198,7 @@ def test_preview_is_the_printed_proc_before_and_after(runs):
     full = listed(runs, CONV1D, 6, proc_after(runs, CONV1D, 6).find_loop("r"))
     [unroll] = [a for a in full.actions if a.group == "unroll"]
     handle = states[CONV1D].trace.steps[6].proc_out
-    pv = aq.q_preview(t, CONV1D, {"handle": handle, "var": "p", "call": unroll.call, "step": 6})
+    pv = handlers.q_preview(t, CONV1D, PreviewParams(handle=handle, var="p", call=unroll.call, step=6))
     p = proc_after(runs, CONV1D, 6)
     assert pv.before == str(p)
     from exo.stdlib.scheduling import unroll_loop

@@ -32,7 +32,7 @@ def test_check_broken_examples_compiler_style():
         "examples/broken/pattern_no_match.py:15:20: error: pattern 'for q in _:_' matched nothing in `scale`: no loop `q`; loops in `scale` at this step: io, ii",
         "examples/broken/proc_body_error.py:10:24: error: ParseError in @proc: variable 'z' undefined",
         "examples/broken/python_error.py:14:43: error: NameError: name 'factors' is not defined",
-        "examples/broken/replace_fails.py:16:5: error: replace failed: cannot unify a For statement (isa.py:106:8) with a Assign statement (replace_fails.py:13:12)",
+        "examples/broken/replace_fails.py:16:5: error: replace failed: cannot unify a For statement (isa.py:72:8) with a Assign statement (replace_fails.py:13:12)",
     ]
 
 

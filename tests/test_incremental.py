@@ -13,7 +13,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import cursors
 from exo_lsp.worker.tracer import Tracer
 from trace_compare import normalized
 
@@ -121,7 +121,7 @@ def test_lines_inserted_above_the_algorithm_reuse_every_step_and_move_every_posi
     assert moved.splitlines()[algo.location.range.start.line].startswith("def conv1d(")
     p = _incremental.registry.get(state.trace.steps[6].proc_out)  # tiled, still a reduction
     line = next(i for i, t in enumerate(moved.splitlines(), 1) if "out[i, j] += kernels" in t)
-    assert [adapter.node_text(c) for c in adapter.stmts_from_line(p, str(CONV1D), line)] == [
+    assert [cursors.node_text(c) for c in cursors.stmts_from_line(p, str(CONV1D), line)] == [
         "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo] += kernels[ii + 4 * ioi + 16 * ioo, c, r] * y"
     ]
     # and back: the same procs again, at their first lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import printing
 from exo_lsp.worker.tracer import Tracer
 
 
@@ -23,7 +23,7 @@ def normalized(tracer: Tracer, state) -> dict:
             (
                 s.index, s.parent, s.op, s.range, s.line, tuple(s.arguments), s.proc_name,
                 h(s.proc_in), h(s.proc_out), tuple(s.targets), s.ok, s.error, s.changed,
-                tuple(s.children), adapter.proc_text_fast(out) if out is not None else None,
+                tuple(s.children), printing.proc_text_fast(out) if out is not None else None,
             )
         )
     return {

@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInternalError
 from pytest_lsp import LanguageClient
 
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import printing, procs
 
 from .helpers import EXAMPLES, _plain, change_script, close_script, init_params, open_script, server_config
 
@@ -54,7 +54,7 @@ def c_text(p) -> str:
     try:
         return p.c_code_str()
     finally:
-        adapter.reset_exo_state()
+        procs.reset_exo_state()
 
 
 async def request(client: LanguageClient, method: str, params: dict):
@@ -113,7 +113,7 @@ def _node(p, path: str):
     return n
 
 
-def adapter_path_text(path) -> str:
+def stmt_path_text(path) -> str:
     return ".".join(f"{a}[{i}]" for a, i in path)
 
 
@@ -131,7 +131,7 @@ async def test_proc_map_on_every_statement_of_the_final_proc(client, conv1d, sna
     stmts = vm["statements"]
     assert stmts[0]["path"] == "" and stmts[0]["procLines"] == {"start": 0, "end": 2}
     paths = [s["path"] for s in stmts[1:]]
-    assert len(paths) == 34 and paths == [adapter_path_text(q) for q in adapter.stmt_paths(final)]
+    assert len(paths) == 34 and paths == [stmt_path_text(q) for q in printing.stmt_paths(final)]
     covered = set()
     for st in stmts[1:]:
         node = _node(final, st["path"])

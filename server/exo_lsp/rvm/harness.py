@@ -21,7 +21,7 @@ import random
 import struct
 from dataclasses import dataclass
 
-from ..worker.exo.adapter import SizeExpr, SizeOp, proc_signature
+from ..worker.exo.signatures import SizeExpr, SizeOp, proc_signature
 
 I32_RANGE = (-100, 100)
 FLOAT_RANGE = (-8, 8)

@@ -9,8 +9,8 @@ Schedules import these names: ``from exo_lsp.rvm import *``.
 from __future__ import annotations
 
 from exo import DRAM, instr
-from exo.core.memory import MemGenError, StaticMemory
-from exo.libs.memories import DRAM_STATIC
+
+from ..worker.exo.memories import DRAM_STATIC, static_dram_in_section, tile_register_memory
 
 __all__ = [
     "RVM_TILE",
@@ -26,62 +26,28 @@ __all__ = [
 
 TILE_ROWS = TILE_COLS = 4
 
-
-class RVM_TILE(StaticMemory):
-    """A tile register. Allocation hands out m7, m6, ... and frees them again.
+RVM_TILE = tile_register_memory(
+    "RVM_TILE",
+    module=__name__,
+    registers=[f"m{k}" for k in range(7, -1, -1)],
+    shape=(TILE_ROWS, TILE_COLS),
+    elem="i32",
+    ctype="int32_t",
+    label="RVM tile",
+    article="an",
+    doc="""A tile register. Allocation hands out m7, m6, ... and frees them again.
 
     C has no notion of these registers, so a buffer "lives" in one by a
     ``#define name "mK"`` that the instruction templates splice into their asm.
-    """
+    """,
+)
 
-    NUM_TILES = 8
-    StaticMemory.init_state(NUM_TILES)
-    tile_of: dict[str, int] = {}
-
-    @classmethod
-    def reset_allocations(cls):
-        cls.init_state(cls.NUM_TILES)
-        cls.tile_of = {}
-
-    @classmethod
-    def can_read(cls):
-        return False
-
-    @classmethod
-    def alloc(cls, new_name, prim_type, shape, srcinfo):
-        if prim_type != "int32_t":
-            raise MemGenError(f"{srcinfo}: RVM tiles hold i32, not {prim_type}")
-        if len(shape) != 2 or shape != [str(TILE_ROWS), str(TILE_COLS)]:
-            raise MemGenError(
-                f"{srcinfo}: an RVM tile is {TILE_ROWS}x{TILE_COLS}; "
-                f"'{new_name}' has shape [{', '.join(shape)}] (unroll_buffer the extra dimensions)"
-            )
-        live = [n for n in cls.tile_of]
-        try:
-            idx = cls.find_free_chunk()
-        except MemGenError:
-            raise MemGenError(
-                f"{srcinfo}: no free RVM tile register for '{new_name}': all "
-                f"{cls.NUM_TILES} are live ({', '.join(live)})"
-            ) from None
-        cls.mark(idx)
-        cls.tile_of[new_name] = idx
-        return f'#define {new_name} "m{cls.NUM_TILES - 1 - idx}"'
-
-    @classmethod
-    def free(cls, new_name, prim_type, shape, srcinfo):
-        idx = cls.tile_of.pop(new_name)
-        cls.unmark(idx)
-        return f"#undef {new_name}"
-
-
-class DRAM_INTERLEAVED(DRAM_STATIC):
-    """Static buffers placed in X-HEEP's word-interleaved banks, where RVM loads are fastest."""
-
-    @classmethod
-    def alloc(cls, new_name, prim_type, shape, srcinfo):
-        decl = super().alloc(new_name, prim_type, shape, srcinfo)
-        return '__attribute__((section(".xheep_data_interleaved"))) ' + decl
+DRAM_INTERLEAVED = static_dram_in_section(
+    "DRAM_INTERLEAVED",
+    ".xheep_data_interleaved",
+    module=__name__,
+    doc="Static buffers placed in X-HEEP's word-interleaved banks, where RVM loads are fastest.",
+)
 
 
 def reset_rvm_state() -> None:

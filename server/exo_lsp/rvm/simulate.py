@@ -24,7 +24,7 @@ from exo_lsp_protocol.simulate import (
     UnitUse,
 )
 
-from ..worker.exo import adapter
+from ..worker.exo import procs
 from .harness import Harness, HarnessError, make_harness
 from .isa import reset_rvm_state
 from .sim import DEFAULT_BUDGET, RawRun, SimulationError, machine_for
@@ -247,13 +247,13 @@ def compile_and_simulate(
         prof = get_profile(compiler)
     except ToolchainError as e:
         return SimulationResult(
-            proc=adapter.proc_label(proc), algorithm=adapter.proc_label(algorithm), compiler=compiler,
+            proc=procs.proc_label(proc), algorithm=procs.proc_label(algorithm), compiler=compiler,
             compiler_description="", seed=seed, ok=False, error=str(e), error_kind="toolchain",
             timing=tm.as_dict(), wall_seconds=time.perf_counter() - t0,
         )  # fmt: skip
     common = dict(
-        proc=adapter.proc_label(proc),
-        algorithm=adapter.proc_label(algorithm),
+        proc=procs.proc_label(proc),
+        algorithm=procs.proc_label(algorithm),
         compiler=compiler,
         compiler_description=prof.description,
         seed=seed,

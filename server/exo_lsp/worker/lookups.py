@@ -2,9 +2,10 @@
 
 ``p.find_loop("c")``, ``p.find("acc[_] = 0").after()``, ``c.body()[0]``, ``p.forward(c)``
 return cursors without being scheduling ops, so the op hook never sees them. The
-adapter wraps those methods and reports each call made from the script's own code; the
-tracer hands it here. A lookup is placed by the code position of the call in the
-script's frame (the call expression, or the subscript for ``[i]``), exactly as steps are.
+lookup hooks (``exo/hooks.py``) wrap those methods and report each call made from the
+script's own code; the tracer hands it here. A lookup is placed by the code position of
+the call in the script's frame (the call expression, or the subscript for ``[i]``),
+exactly as steps are.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from .exo import adapter
+from .exo import cursors, patterns, procs
 from ..shared.trace import Argument, Lookup
 
 # names of the positional parameters of the wrapped methods, for Argument.name
@@ -34,19 +35,19 @@ def record_lookup(run, method: str, receiver, args: tuple, kwargs: dict, frame, 
     """Called by the tracer (``_ScriptRun.lookup_done``) for each lookup in the script."""
     site = run._call_site(frame)
     arguments = _arguments(run, method, site, args, kwargs)
-    proc = adapter.cursor_proc(receiver)
+    proc = cursors.cursor_proc(receiver)
     handle = run.t.registry.handle(proc) if proc is not None else None
     targets = run._targets({"result": result}) if exc is None else []
     error = None
     if exc is not None:
-        error = adapter.clean_message(str(exc), method) or type(exc).__name__
+        error = patterns.clean_message(str(exc), method) or type(exc).__name__
     lk = Lookup(
         index=len(run.lookups),
         method=method,
         range=site.range,
         line=site.range.start.line,
         arguments=arguments,
-        proc_name=adapter.proc_name(proc) if proc is not None else "",
+        proc_name=procs.proc_name(proc) if proc is not None else "",
         proc=handle,
         targets=targets,
         ok=exc is None,
@@ -76,9 +77,9 @@ def _arguments(run, method: str, site, args: tuple, kwargs: dict) -> list[Argume
             rng = run.lines.range(n.lineno, n.col_offset, n.end_lineno, n.end_col_offset)
         if isinstance(value, str) and method in PATTERN_METHODS and name == "pattern":
             kind = "pattern"
-        elif adapter.is_cursor_value(value):
+        elif cursors.is_cursor_value(value):
             kind = "cursor"
-        elif adapter.is_procedure(value):
+        elif procs.is_procedure(value):
             kind = "proc"
         else:
             kind = "value"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exo import adapter
+from .exo import cursors, procs
 
 KEEP_RUNS = 3  # a run may reuse entries made by any of the previous few runs
 
@@ -66,10 +66,10 @@ def value_key(value: Any, pins: list) -> Any:
         return (type(value).__name__, value)
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(value_key(v, pins) for v in value))
-    if isinstance(value, adapter.Cursor):
+    if isinstance(value, cursors.Cursor):
         pins.append(value._proc)
-        return ("cursor",) + adapter.cursor_key(value)
-    if adapter.is_procedure(value) or adapter.is_memory_class(value):
+        return ("cursor",) + cursors.cursor_key(value)
+    if procs.is_procedure(value) or procs.is_memory_class(value):
         pins.append(value)
         return ("obj", id(value))
     if isinstance(value, type) or callable(value):

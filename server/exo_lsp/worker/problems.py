@@ -8,7 +8,7 @@ import re
 import traceback
 from typing import TYPE_CHECKING
 
-from .exo import adapter
+from .exo import patterns, procs
 from ..shared.positions import LineIndex, col_len
 from ..shared.trace import Location, Position, Problem, Range, Related, Step, view_uri
 
@@ -73,11 +73,11 @@ class ProblemBuilder:
         rt_param = self._failed_param(failing)
         arg = next((a for a in step.arguments if a.name == rt_param), None) if detail is None else None
         related = self._related(exc)
-        message = adapter.clean_message(str(exc), failing.op) or type(exc).__name__
+        message = patterns.clean_message(str(exc), failing.op) or type(exc).__name__
         if message.startswith(f"{failing.op}: "):
             message = message[len(failing.op) + 2 :]
         op_label = step.op if detail is None else f"{step.op} → {failing.op}"
-        if adapter.is_pattern_miss(exc) and arg is not None and arg.range is not None and arg.kind == "pattern":
+        if patterns.is_pattern_miss(exc) and arg is not None and arg.range is not None and arg.kind == "pattern":
             proc = self.registry.get(step.proc_in)
             pattern = _pattern_of(arg.text)
             msg = f"pattern {pattern!r} matched nothing in `{step.proc_name}`"
@@ -120,7 +120,7 @@ class ProblemBuilder:
 
     def _related(self, exc: BaseException) -> list[Related]:
         out = []
-        for filename, line, col in adapter.locations_in_message(str(exc)):
+        for filename, line, col in patterns.locations_in_message(str(exc)):
             lines = _lines_of(filename)
             if lines is None:
                 continue
@@ -194,12 +194,12 @@ def _memory_obstacles(steps: list[Step], parent: Step) -> str:
 
 def near_misses(proc, pattern: str) -> str:
     """"no loop `q`; loops in `conv1d` at this step: i, j, c, r" and the like."""
-    kind, name = adapter.pattern_kind(pattern)
-    o = adapter.outline(proc)
-    pname = adapter.proc_name(proc)
+    kind, name = patterns.pattern_kind(pattern)
+    o = procs.outline(proc)
+    pname = procs.proc_name(proc)
     selector = re.search(r"#\s*(\d+)\s*$", pattern)
     if selector:
-        n = adapter.count_matches(proc, pattern)
+        n = patterns.count_matches(proc, pattern)
         if n:
             return f"it matches {n} place{'s' if n != 1 else ''} (#0..#{n - 1}), so #{selector[1]} does not exist"
     table = {
@@ -223,11 +223,11 @@ def pattern_fixes(proc, pattern: str, limit: int = 8) -> list[str]:
     same kind in the proc, or an out-of-range `#k` replaced by each that exists."""
     selector = re.search(r"#\s*(\d+)\s*$", pattern)
     if selector:
-        n = adapter.count_matches(proc, pattern)
+        n = patterns.count_matches(proc, pattern)
         if n:
             return [pattern[: selector.start()] + f"#{k}" for k in range(min(n, limit))]
-    kind, name = adapter.pattern_kind(pattern)
-    o = adapter.outline(proc)
+    kind, name = patterns.pattern_kind(pattern)
+    o = procs.outline(proc)
     names = {"loop": o.loops, "alloc": o.allocs, "assign": o.assigned, "reduce": o.assigned, "call": o.calls}.get(kind, [])
     if not name:
         return []

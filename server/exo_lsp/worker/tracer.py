@@ -1,9 +1,10 @@
 """Runs a schedule script inside the worker and records its trace.
 
-Every scheduling primitive passes through the adapter's hook, which calls back here:
-we find where in the script the call was written, what its arguments resolved to, and
-what it produced. Primitives called by library helpers (``tile_loops``, ``replace_all``,
-``auto_stage_mem``, ...) become children of a step for the helper call in the script.
+Every scheduling primitive passes through the op hook (``exo/hooks.py``), which calls
+back here: we find where in the script the call was written, what its arguments resolved
+to, and what it produced. Primitives called by library helpers (``tile_loops``,
+``replace_all``, ``auto_stage_mem``, ...) become children of a step for the helper call
+in the script.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from .exo import adapter
+from .exo import check_version, cursors, hooks, ops, patterns, printing, procs, speedups
 from . import memo
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
@@ -103,9 +104,9 @@ class Tracer:
     """Owns the memo tables and the handles; runs one script at a time."""
 
     def __init__(self) -> None:
-        adapter.check_version()
-        adapter.install_hooks()
-        adapter.install_speedups()
+        check_version()
+        hooks.install_hooks()
+        speedups.install_speedups()
         self.ops = memo.MemoTable()
         self.procs = memo.MemoTable()
         self.registry = ProcRegistry()
@@ -123,8 +124,8 @@ class Tracer:
         cancelled: Callable[[], bool] = lambda: False,
         use_memo: bool = True,
     ) -> RunState:
-        adapter.install_hooks()  # idempotent; something may have taken them off since
-        adapter.forget_analyses()  # their procs are the last run's
+        hooks.install_hooks()  # idempotent; something may have taken them off since
+        speedups.forget_analyses()  # their procs are the last run's
         if not use_memo:
             self.ops.clear()
             self.procs.clear()
@@ -132,11 +133,11 @@ class Tracer:
         self.ops.start_run()
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
-        adapter.take_new_srcinfos()  # not this run's
+        hooks.take_new_srcinfos()  # not this run's
         try:
             state = run.execute()
         finally:
-            for si in adapter.take_new_srcinfos():
+            for si in hooks.take_new_srcinfos():
                 if isinstance(si.filename, str):
                     self.srcinfos.setdefault(norm_path(si.filename), weakref.WeakSet()).add(si)
         self.runs[path] = state
@@ -151,7 +152,7 @@ class Tracer:
         if old is None or old == source:
             return
         moves = line_moves(old, source)
-        if not moves or not adapter.move_source_lines(self.srcinfos.get(path, ()), moves):
+        if not moves or not hooks.move_source_lines(self.srcinfos.get(path, ()), moves):
             return
         for key, e in list(self.ops.entries.items()):
             if isinstance(e.value, BaseException):
@@ -170,7 +171,7 @@ class Tracer:
         for table in (self.ops, self.procs):
             for e in table.entries.values():
                 for obj in (e.value, *e.pins):
-                    if adapter.is_procedure(obj):
+                    if procs.is_procedure(obj):
                         live.add(self.registry.handle(obj))
         self.registry.retain(live)
 
@@ -200,7 +201,7 @@ class _ScriptRun:
 
     def execute(self) -> RunState:
         t0 = time.perf_counter()
-        adapter.reset_exo_state()
+        procs.reset_exo_state()
         out = io.StringIO()
         mod = types.ModuleType("__exo_lsp_script__")
         mod.__file__ = self.path
@@ -217,11 +218,11 @@ class _ScriptRun:
             self._index_calls(tree)
             ok = self._exec(code, mod, out, problems)
         finally:
-            adapter.set_observer(None)
+            hooks.set_observer(None)
         for s in self.steps:
             s.children = [c.index for c in self.steps if c.parent == s.index]
         problems.no_op_warnings(self.steps)
-        proc_objects = {k: v for k, v in namespace.items() if adapter.is_procedure(v)}
+        proc_objects = {k: v for k, v in namespace.items() if procs.is_procedure(v)}
         trace = Trace(
             path=self.path,
             version=self.version,
@@ -244,7 +245,7 @@ class _ScriptRun:
         before = set(sys.modules)
         sys.path.insert(0, script_dir)
         sys.modules[mod.__name__] = mod
-        adapter.set_observer(self)
+        hooks.set_observer(self)
         try:
             with redirect_stdout(out), redirect_stderr(out):
                 exec(code, mod.__dict__)
@@ -257,7 +258,7 @@ class _ScriptRun:
             problems.exception(exc, self._step_of_exception(exc))
             return False
         finally:
-            adapter.set_observer(None)
+            hooks.set_observer(None)
             try:
                 sys.path.remove(script_dir)
             except ValueError:
@@ -319,7 +320,7 @@ class _ScriptRun:
     def op_begin(self, op, raw, frame):
         if self.cancelled():
             raise RunCancelled()
-        name = adapter.op_name(op)
+        name = ops.op_name(op)
         parent: Step | None = self.open[-1].step if self.open else None
         if parent is None and not self._in_script(frame):
             parent = self._helper_parent(frame)
@@ -368,16 +369,16 @@ class _ScriptRun:
         if exc is not None:
             step.ok = False
             rt.exception = exc
-            step.error = adapter.clean_message(str(exc), step.op) or type(exc).__name__
+            step.error = patterns.clean_message(str(exc), step.op) or type(exc).__name__
             if call.entry is None and call.key is not None and rt.failed_param is None:
                 self.t.ops.put(call.key, exc, (targets, None), call.pins)
         else:
             step.ok = True
-            if adapter.is_procedure(result):
+            if procs.is_procedure(result):
                 step.proc_out = self.t.registry.handle(result)
                 if changed is None:
                     p_in = rt.raw.get("proc")
-                    changed = adapter.proc_text_fast(p_in) != adapter.proc_text_fast(result)
+                    changed = printing.proc_text_fast(p_in) != printing.proc_text_fast(result)
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
@@ -410,9 +411,9 @@ class _ScriptRun:
         return p
 
     def _note_defined(self, p) -> None:
-        si = adapter.proc_srcinfo(p)
+        si = procs.proc_srcinfo(p)
         if si is not None and os.path.abspath(si.filename or "") == self.path:
-            self.defined.append((adapter.proc_name(p), p))
+            self.defined.append((procs.proc_name(p), p))
         h = self.t.registry.handle(p)
         self.algorithms.setdefault(h, p)
 
@@ -441,7 +442,7 @@ class _ScriptRun:
         return step
 
     def _new_step(self, op: str, parent: int | None, rng: Range, arguments, p_in, rt: StepRuntime) -> Step:
-        h_in = self.t.registry.handle(p_in) if adapter.is_procedure(p_in) else None
+        h_in = self.t.registry.handle(p_in) if procs.is_procedure(p_in) else None
         step = Step(
             index=len(self.steps),
             parent=parent,
@@ -449,7 +450,7 @@ class _ScriptRun:
             range=rng,
             line=rng.start.line,
             arguments=arguments,
-            proc_name=adapter.proc_name(p_in) if h_in else "",
+            proc_name=procs.proc_name(p_in) if h_in else "",
             proc_in=h_in,
             proc_out=None,
             targets=[],
@@ -503,7 +504,7 @@ class _ScriptRun:
                 while step.parent is not None:
                     step = self.steps[step.parent]
                     step.ok = False
-                    step.error = step.error or adapter.clean_message(str(exc), None)
+                    step.error = step.error or patterns.clean_message(str(exc), None)
                     self.runtime[step.index].exception = exc
                 return
 
@@ -518,9 +519,9 @@ class _ScriptRun:
         for name, value in resolved.items():
             if name == "proc":
                 continue
-            for c in adapter.flatten_cursors(value):
+            for c in cursors.flatten_cursors(value):
                 try:
-                    info = adapter.describe_cursor(c)
+                    info = cursors.describe_cursor(c)
                 except Exception:
                     continue
                 out.append(
@@ -535,7 +536,7 @@ class _ScriptRun:
                 )
         return out
 
-    def _origin(self, info: adapter.NodeInfo) -> Location | None:
+    def _origin(self, info: cursors.NodeInfo) -> Location | None:
         si = info.srcinfo
         if si is None or not si.filename:
             return None
@@ -556,7 +557,7 @@ class _ScriptRun:
 
     def _proc_key(self, f, instr, frame) -> tuple[tuple | None, tuple]:
         try:
-            filename, lineno, src, names = adapter.function_source_names(f)
+            filename, lineno, src, names = hooks.function_source_names(f)
         except (OSError, TypeError, SyntaxError):
             return None, ()
         pins: list = []
@@ -588,19 +589,19 @@ class _ScriptRun:
             h = self.t.registry.handle(p)
             if h in seen:
                 continue
-            si = adapter.proc_srcinfo(p)
+            si = procs.proc_srcinfo(p)
             loc = None
             if si is not None and si.filename:
                 lines = _file_lines(si.filename)
                 loc = Location(os.path.abspath(si.filename), lines.line_range(si.lineno - 1))
-            template = adapter.instr_template(p)
-            seen[h] = ProcDef(adapter.proc_name(p), h, template is not None, loc, template)
+            template = procs.instr_template(p)
+            seen[h] = ProcDef(procs.proc_name(p), h, template is not None, loc, template)
         return list(seen.values())
 
     def _memories(self, namespace) -> list[MemoryDef]:
         out = []
         for name, v in namespace.items():
-            if adapter.is_memory_class(v):
+            if procs.is_memory_class(v):
                 out.append(MemoryDef(name, v.__qualname__, v.__module__))
         return sorted(out, key=lambda m: m.name)
 
@@ -623,21 +624,21 @@ def _file_lines(filename: str) -> LineIndex:
 
 def _arg_kind(op, name: str, value: Any) -> str:
     if isinstance(value, str):
-        return "pattern" if op is not None and adapter.accepts_cursor(op, name) else "value"
-    if isinstance(value, adapter.Cursor) or (
-        isinstance(value, (list, tuple)) and value and all(isinstance(v, adapter.Cursor) for v in value)
+        return "pattern" if op is not None and ops.accepts_cursor(op, name) else "value"
+    if isinstance(value, cursors.Cursor) or (
+        isinstance(value, (list, tuple)) and value and all(isinstance(v, cursors.Cursor) for v in value)
     ):
         return "cursor"
-    if adapter.is_procedure(value):
+    if procs.is_procedure(value):
         return "proc"
-    if adapter.is_memory_class(value):
+    if procs.is_memory_class(value):
         return "memory"
     return "value"
 
 
 def _short_repr(value: Any) -> str:
-    if adapter.is_procedure(value):
-        return adapter.proc_name(value)
+    if procs.is_procedure(value):
+        return procs.proc_name(value)
     if isinstance(value, type):
         return value.__name__
     text = repr(value)

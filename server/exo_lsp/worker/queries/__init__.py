@@ -13,7 +13,7 @@ HANDLERS: dict[type, Callable[[Any, str, Any], Any]] = {}
 
 HANDLER_MODULES = [
     "exo_lsp.worker.queries.resolve",
-    "exo_lsp.worker.queries.actions",
+    "exo_lsp.worker.queries.actions.handlers",
     "exo_lsp.worker.queries.views",
     "exo_lsp.worker.queries.simulate",
     "exo_lsp.worker.queries.fixes",

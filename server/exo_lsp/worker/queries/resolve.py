@@ -17,7 +17,8 @@ import difflib
 import os
 from typing import Any
 
-from ..exo import adapter
+from ..exo import listings, ops, patterns, procs
+from ..exo.cursors import cursor_is, cursor_kind, cursor_proc, describe_cursor, flatten_cursors
 from ...shared.lru import LRU
 from ...shared.trace import Argument, Lookup, Step, Target
 import msgspec
@@ -34,8 +35,8 @@ _counts = LRU(512)
 _inlays = LRU(8)
 
 
-def listing(p) -> adapter.ProcListing:
-    return _listings.get_or(id(p), lambda: (p, adapter.proc_listing(p)))[1]
+def listing(p) -> listings.ProcListing:
+    return _listings.get_or(id(p), lambda: (p, listings.proc_listing(p)))[1]
 
 
 def _state(tracer, path: str, version: int | None):
@@ -66,15 +67,15 @@ _KIND_WORDS = {
 
 def kind_phrase(c) -> str:
     """What kind of cursor this is, in words: ``loop``, ``block of 3 statements``, ..."""
-    kind = adapter.cursor_kind(c)
+    kind = cursor_kind(c)
     if kind == "block":
         n = len(c)
         return "block of 1 statement" if n == 1 else f"block of {n} statements"
     if kind == "gap":
-        info = adapter.describe_cursor(c)
+        info = describe_cursor(c)
         return info.text.split(":", 1)[0]  # "gap after" / "gap before"
     if kind == "expr" or kind not in _KIND_WORDS:
-        return "expression" if adapter.cursor_is(c, "ExprCursor") else _KIND_WORDS.get(kind, kind)
+        return "expression" if cursor_is(c, "ExprCursor") else _KIND_WORDS.get(kind, kind)
     return _KIND_WORDS[kind]
 
 
@@ -103,12 +104,12 @@ def _expansion(kind: str | None, method: str | None) -> str:
 
 def match_info(p, pattern: str, kind: str | None, method: str | None, namespace: dict) -> tuple[int, int] | None:
     """(the match taken, how many there are) of a pattern string in `p`."""
-    full = adapter.expand_shorthand(pattern, _expansion(kind, method))
-    _, sel = adapter.split_selector(full)
+    full = patterns.expand_shorthand(pattern, _expansion(kind, method))
+    _, sel = patterns.split_selector(full)
 
     def count():
         try:
-            return len(adapter.pattern_matches(p, full, namespace))
+            return len(patterns.pattern_matches(p, full, namespace))
         except Exception:
             return None
 
@@ -122,7 +123,7 @@ def match_phrase(m: tuple[int, int] | None, pattern: str) -> str:
     if m is None:
         return ""
     taken, total = m
-    explicit = adapter.split_selector(pattern)[1] is not None
+    explicit = patterns.split_selector(pattern)[1] is not None
     if total <= 1 and not explicit:
         return ""
     return f"match #{taken} of {total}"
@@ -134,21 +135,21 @@ def match_phrase(m: tuple[int, int] | None, pattern: str) -> str:
 def selection_block(p, cursors: list) -> tuple[str, list[str]]:
     """The proc around the selected node(s), marked; and the marked lines alone."""
     lst = listing(p)
-    sels = [s for s in (adapter.locate(lst, c) for c in cursors) if s is not None]
+    sels = [s for s in (listings.locate(lst, c) for c in cursors) if s is not None]
     if not sels:
         return "\n".join(lst.lines[:12]), []
     if len(sels) == 1:
         sel = sels[0]
     else:  # several cursors (a list argument): one selection covering all
-        sel = adapter.Selection(
+        sel = listings.Selection(
             [m for s in sels for m in s.marks],
             None,
             min(s.first for s in sels),
             max(s.last for s in sels),
             sorted({h for s in sels for h in s.headers}),
         )
-    text = adapter.snippet(lst, sel)
-    marked = [ln for ln in text.splitlines() if adapter.MARK in ln]
+    text = listings.snippet(lst, sel)
+    marked = [ln for ln in text.splitlines() if listings.MARK in ln]
     return text, marked
 
 
@@ -216,11 +217,11 @@ def argument_hover(state, step: Step, arg_name: str) -> dict | None:
         return None
     targets = [t for t in step.targets if t.argument == arg_name]
     p = rt.raw.get("proc")
-    if not adapter.is_procedure(p):
+    if not procs.is_procedure(p):
         p = state_proc(state, step.proc_in)
     if p is None:
         return None
-    cursors = adapter.flatten_cursors(rt.resolved.get(arg_name)) if rt.resolved else []
+    cursors = flatten_cursors(rt.resolved.get(arg_name)) if rt.resolved else []
     ns = rt.frame.f_globals if rt.frame is not None else state.namespace
     extra = []
     if arg.kind == "cursor":
@@ -274,10 +275,10 @@ def state_proc(state, handle):
 
 def lookup_hover(state, lk: Lookup) -> dict | None:
     receiver, result = state.lookup_values.get(lk.index, (None, None))
-    p = adapter.cursor_proc(receiver)
+    p = cursor_proc(receiver)
     if p is None:
         return None
-    cursors = adapter.flatten_cursors(result)
+    cursors = flatten_cursors(result)
     pattern = next((a for a in lk.arguments if a.kind == "pattern"), None)
     pattern_value = None
     if pattern is not None:
@@ -290,8 +291,8 @@ def lookup_hover(state, lk: Lookup) -> dict | None:
     extra = []
     if not lk.ok:
         extra.append(f"**✗ `{lk.method}` failed:** {_short((lk.error or '').splitlines()[0] if lk.error else '', 200)}")
-    if cursors and not isinstance(receiver, adapter.Procedure):
-        extra.append(f"navigated from {kind_phrase(receiver)} `{_short(adapter.describe_cursor(receiver).text, 60)}`")
+    if cursors and not isinstance(receiver, procs.Procedure):
+        extra.append(f"navigated from {kind_phrase(receiver)} `{_short(describe_cursor(receiver).text, 60)}`")
     after = lk.after_step
     where = f"`{lk.proc_name}` as defined"
     if after:
@@ -319,14 +320,14 @@ def op_hover(state, step: Step) -> dict | None:
     if f is None:  # a library helper: find it by name where the script could see it
         f = state.namespace.get(step.op)
         if f is None:
-            f = adapter.scheduling_op(step.op)
+            f = ops.scheduling_op(step.op)
     parts = []
     if f is not None and callable(f):
         try:
-            parts.append(f"```python\n{adapter.op_signature(f)}\n```")
+            parts.append(f"```python\n{ops.op_signature(f)}\n```")
         except (TypeError, ValueError):
             pass
-        doc = adapter.op_doc(f)
+        doc = ops.op_doc(f)
         if doc:
             parts.append(doc)
     else:
@@ -353,7 +354,7 @@ def op_hover(state, step: Step) -> dict | None:
             parts.append(f"It changed nothing: `{step.proc_name}` is the same before and after.")
         else:
             la = listing(p_out)
-            created = adapter.created_nodes(p_in, p_out, la)
+            created = ops.created_nodes(p_in, p_out, la)
             for c in created[:12]:
                 where = f"line {c.line + 1} of the proc after"
                 src = ""
@@ -480,5 +481,5 @@ def names(tracer, path: str, params: NamesParams) -> NamesResult:
     for h in params.handles:
         p = tracer.registry.get(h)
         if p is not None:
-            out[h] = adapter.proc_names(p)
+            out[h] = procs.proc_names(p)
     return NamesResult(out)

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..exo import adapter
+from ..exo import printing, procs
 from ...shared.positions import LineIndex
 from ...shared.trace import Location, Step, Trace
 from . import handles
@@ -30,7 +30,7 @@ from ...shared.contract import StmtEntry, ViewData, ViewMapParams, ViewStats, Vi
 class _Rendered:
     proc: Any
     text: str
-    printed: adapter.ProcPrint
+    printed: printing.ProcPrint
     lines: list[tuple[int, int]] | None  # raw line -> formatted lines
 
 
@@ -88,9 +88,9 @@ def _cached(tracer, handle: int, kind: str, limit: int, build):
 
 def rendered(tracer, handle: int) -> _Rendered:
     def build(p) -> _Rendered:
-        text = adapter.proc_text(p)
-        printed = adapter.print_proc_map(p)
-        return _Rendered(p, text, printed, adapter.align_lines(printed.raw, text.split("\n")))
+        text = printing.proc_text(p)
+        printed = printing.print_proc_map(p)
+        return _Rendered(p, text, printed, printing.align_lines(printed.raw, text.split("\n")))
 
     return _cached(tracer, handle, "proc", 256, build)
 
@@ -98,15 +98,15 @@ def rendered(tracer, handle: int) -> _Rendered:
 def rendered_c(tracer, handle: int) -> _RenderedC:
     def build(p) -> _RenderedC:
         try:
-            text, ranges = adapter.c_code_map(p)
+            text, ranges = printing.c_code_map(p)
         finally:
-            adapter.reset_exo_state()
+            procs.reset_exo_state()
         return _RenderedC(p, text, ranges)
 
     return _cached(tracer, handle, "c", 64, build)
 
 
-def view_lines(r: _Rendered, st: adapter.PrintedStmt) -> tuple[list[int], list[int], int | None]:
+def view_lines(r: _Rendered, st: printing.PrintedStmt) -> tuple[list[int], list[int], int | None]:
     """Where a printed statement is in the proc view (0-based lines): its own lines
     [start, end) (the header of a loop or an if), its extent with the body, and the
     ``else:`` line of an if; [-1, -1] and None when the map is not aligned."""
@@ -118,7 +118,7 @@ def view_lines(r: _Rendered, st: adapter.PrintedStmt) -> tuple[list[int], list[i
     return lines, extent, else_line
 
 
-def stmt_at_line(tracer, handle: int, line: int) -> adapter.StmtPath | None:
+def stmt_at_line(tracer, handle: int, line: int) -> printing.StmtPath | None:
     """The path of the statement shown on 0-based `line` of proc `handle`'s view: the one
     whose own lines (a yapf-wrapped statement spans several) or ``else:`` line it is.
     None on the header (signature, asserts), on a line of no statement, or when the map
@@ -156,7 +156,7 @@ def lineage(trace: Trace, handle: int, upto: int | None) -> list[Step]:
 
 def _own_texts(tracer, handle: int) -> dict[tuple, str]:
     r = cache_of(tracer).proc.get(handle)
-    printed = r.printed if r is not None else adapter.print_proc_map(_proc(tracer, handle))
+    printed = r.printed if r is not None else printing.print_proc_map(_proc(tracer, handle))
     return {s.path: s.text for s in printed.stmts}
 
 
@@ -168,7 +168,7 @@ def labels_for(tracer, chain: list[Step], handle: int) -> dict[tuple, Label]:
     first appeared and in which its own printed line last changed (None: the algorithm)."""
     cache = cache_of(tracer)
     if not chain:
-        return {path: (None, None) for path in adapter.stmt_paths(_proc(tracer, handle))}
+        return {path: (None, None) for path in printing.stmt_paths(_proc(tracer, handle))}
     labels: dict[tuple, Label] | None = None
     start = 0
     for i in range(len(chain) - 1, -1, -1):  # reuse the newest cached prefix
@@ -177,17 +177,17 @@ def labels_for(tracer, chain: list[Step], handle: int) -> dict[tuple, Label]:
             labels, start = got, i + 1
             break
     if labels is None:
-        labels = {path: (None, None) for path in adapter.stmt_paths(_proc(tracer, chain[0].proc_in))}
+        labels = {path: (None, None) for path in printing.stmt_paths(_proc(tracer, chain[0].proc_in))}
     t_in = _own_texts(tracer, chain[start].proc_in) if start < len(chain) else {}
     for s in chain[start:]:
         p_in, p_out = _proc(tracer, s.proc_in), _proc(tracer, s.proc_out)
-        fwd = adapter.forward_stmt_paths(p_in, p_out)
+        fwd = printing.forward_stmt_paths(p_in, p_out)
         t_out = _own_texts(tracer, s.proc_out)
         if fwd is None:  # no provenance (e.g. a new signature): same place, same line
             fwd = {path: path for path in t_in if t_in[path] == t_out.get(path)}
         back = {q: r for r, q in fwd.items()}
         new: dict[tuple, Label] = {}
-        for q in adapter.stmt_paths(p_out):
+        for q in printing.stmt_paths(p_out):
             r = back.get(q)
             if r is None or r not in labels:
                 new[q] = (s.proc_out, s.proc_out)
@@ -248,7 +248,7 @@ def view_data(tracer, path: str, handle: int, upto: int | None, with_c: bool) ->
         )
     return ViewData(
         handle=handle,
-        proc=adapter.proc_name(r.proc),
+        proc=procs.proc_name(r.proc),
         text=c.text if c is not None else r.text,
         aligned=r.lines is not None,
         stmts=stmts,

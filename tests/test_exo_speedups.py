@@ -1,6 +1,6 @@
-"""The adapter's speed-ups to Exo change nothing but time: traces of every example and the
-outcome of every code-action candidate are the same with them off (Exo as it comes).
-Also pins the internals they replace (exo-lang 1.0.0)."""
+"""The speed-ups to Exo (worker/exo/speedups.py) change nothing but time: traces of every
+example and the outcome of every code-action candidate are the same with them off (Exo as it
+comes). Also pins the internals they replace (exo-lang 1.0.0)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from exo_lsp.worker.queries import actions as aq
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.queries.actions import enumerator, places, validation
+from exo_lsp.worker.exo import printing, speedups
 from exo_lsp.worker.tracer import Tracer
 from trace_compare import normalized
 
@@ -23,22 +23,22 @@ MATMUL = str(ROOT / "examples" / "matmul.py")
 
 @pytest.fixture
 def exo_as_it_comes():
-    adapter.uninstall_speedups()
+    speedups.uninstall_speedups()
     try:
         yield
     finally:
-        adapter.install_speedups()
+        speedups.install_speedups()
 
 
 def _run(path: Path, fast: bool):
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
     t = Tracer()  # installs the speed-ups
     if not fast:
-        adapter.uninstall_speedups()
+        speedups.uninstall_speedups()
     try:
         return normalized(t, t.run(str(path), path.read_text(), 1, use_memo=False))
     finally:
-        adapter.install_speedups()
+        speedups.install_speedups()
 
 
 @pytest.mark.slow
@@ -50,13 +50,13 @@ def test_traces_are_the_same_without_speedups(path):
 def _outcomes(t, st, step: int, loop: str | None) -> dict:
     p = t.registry.get(st.trace.steps[step].proc_out)
     node = p.find_loop(loop) if loop else None
-    scope = aq.build_scope(st, step, "p")
-    base = adapter.proc_text_fast(p)
+    scope = places.build_scope(st, step, "p")
+    base = printing.proc_text_fast(p)
     out = {}
-    for c in aq.enumerate_candidates(p, [node] if node else [], node is None, scope):
-        aq.CACHE.clear()
-        o = aq.validate(c, p, st.trace.steps[step].proc_out, scope, base)
-        out[c.call] = (o.ok, o.error, adapter.proc_text_fast(o.result) if o.result is not None else None)
+    for c in enumerator.enumerate_candidates(p, [node] if node else [], node is None, scope):
+        validation.CACHE.clear()
+        o = validation.validate(c, p, st.trace.steps[step].proc_out, scope, base)
+        out[c.call] = (o.ok, o.error, printing.proc_text_fast(o.result) if o.result is not None else None)
     return out
 
 
@@ -69,17 +69,17 @@ def test_action_outcomes_are_the_same_without_speedups():
     t = Tracer()
     states = {path: t.run(path, Path(path).read_text(), 1) for path in (CONV1D, MATMUL)}
     fast = {(path, step, loop): _outcomes(t, states[path], step, loop) for path, step, loop in PLACES}
-    adapter.CONTEXT_MEMO.hits = 0
+    speedups.CONTEXT_MEMO.hits = 0
     assert sum(map(len, fast.values())) > 40
-    adapter.uninstall_speedups()
+    speedups.uninstall_speedups()
     try:
         slow = {(path, step, loop): _outcomes(t, states[path], step, loop) for path, step, loop in PLACES}
     finally:
-        adapter.install_speedups()
-    assert adapter.CONTEXT_MEMO.hits == 0  # really off
+        speedups.install_speedups()
+    assert speedups.CONTEXT_MEMO.hits == 0  # really off
     for key in fast:
         assert fast[key] == slow[key], key
-    aq.CACHE.clear()
+    validation.CACHE.clear()
 
 
 def test_stage_mem_reuses_the_contexts_it_checks():
@@ -89,18 +89,18 @@ def test_stage_mem_reuses_the_contexts_it_checks():
     p = t.registry.get(st.trace.steps[6].proc_out)
     from exo.stdlib.scheduling import stage_mem
 
-    adapter.forget_analyses()
-    for memo in (adapter.CONTEXT_MEMO, adapter.SOLVER_MEMO):
+    speedups.forget_analyses()
+    for memo in (speedups.CONTEXT_MEMO, speedups.SOLVER_MEMO):
         memo.hits = memo.misses = 0
     stage_mem(p, p.find_loop("r"), "out[ii + 4 * ioi + 16 * ioo, ji + 4 * jo]", "out_tile")
     # a guard check per bound of each index, all in the context of the staged block: its
     # predicate is built once, and one solver assumes it for all of them
-    assert adapter.CONTEXT_MEMO.misses > 0 and adapter.CONTEXT_MEMO.hits >= adapter.CONTEXT_MEMO.misses
-    assert adapter.SOLVER_MEMO.misses >= 1 and adapter.SOLVER_MEMO.hits >= 3
+    assert speedups.CONTEXT_MEMO.misses > 0 and speedups.CONTEXT_MEMO.hits >= speedups.CONTEXT_MEMO.misses
+    assert speedups.SOLVER_MEMO.misses >= 1 and speedups.SOLVER_MEMO.hits >= 3
 
 
 def test_memo_keeps_its_objects_and_stays_bounded():
-    memo = adapter._IdentityMemo(2)
+    memo = speedups._IdentityMemo(2)
     objs = [object() for _ in range(3)]
     assert memo.get_or((objs[0],), lambda: "a") == "a"
     assert memo.get_or((objs[0],), lambda: "other") == "a"
@@ -114,7 +114,7 @@ def test_memo_keeps_its_objects_and_stays_bounded():
 
 def test_frames_only_stack_lists_the_same_frames():
     def where():
-        return adapter._frames_only_stack(), inspect.stack()
+        return speedups._frames_only_stack(), inspect.stack()
 
     fast, real = where()
     assert [(f.frame, f.lineno, f.function) for f in fast][1:] == [(f.frame, f.lineno, f.function) for f in real][1:]
@@ -126,8 +126,8 @@ def test_exo_frontend_sees_the_shim_only_while_installed(exo_as_it_comes):
     import exo.frontend.pattern_match as pm
 
     assert pm.inspect is inspect
-    adapter.install_speedups()
-    assert pm.inspect.stack is adapter._frames_only_stack
+    speedups.install_speedups()
+    assert pm.inspect.stack is speedups._frames_only_stack
     assert pm.inspect.getframeinfo is inspect.getframeinfo
 
 
@@ -136,27 +136,27 @@ def test_solver_lookup_is_cached_but_solvers_are_fresh():
     import exo.rewrite.LoopIR_unification as un
     import exo.rewrite.new_analysis_core as nac
 
-    adapter.install_speedups()
+    speedups.install_speedups()
     for mod in (un, bc):
         a, b = mod._get_smt_solver(), mod._get_smt_solver()
         assert a is not b and type(a).__name__ == "Z3Solver"
-    assert adapter._smt_names[None] == "z3"
+    assert speedups._smt_names[None] == "z3"
     # the effect checks only push and pop theirs (exo-lang 1.0.0 runs them in z3 mode)
     assert nac.SMTSolver().Z3_MODE is True
     assert set(_attribute_uses(nac.SMTSolver, "solver")) == {"push", "pop"}
     assert type(nac._get_smt_solver()).__name__ == "_PushPopOnly"
-    adapter.uninstall_speedups()
+    speedups.uninstall_speedups()
     try:
-        assert nac._get_smt_solver is adapter._smt_originals["exo.rewrite.new_analysis_core"]
+        assert nac._get_smt_solver is speedups._smt_originals["exo.rewrite.new_analysis_core"]
     finally:
-        adapter.install_speedups()
+        speedups.install_speedups()
 
 
 def test_integer_model_values_are_read_as_pysmt_reads_them():
     import exo.rewrite.LoopIR_unification as un
     import pysmt.shortcuts as smt
 
-    adapter.install_speedups()
+    speedups.install_speedups()
     fast = un._get_smt_solver()
     x, y, b = smt.Symbol("x", smt.INT), smt.Symbol("y", smt.INT), smt.Symbol("b")
     f = smt.And(smt.Equals(smt.Plus(x, y), smt.Int(7)), smt.Equals(smt.Minus(x, y), smt.Int(5)), b)

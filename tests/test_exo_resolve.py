@@ -1,6 +1,7 @@
-"""Pins the adapter's resolve section to exo-lang 1.0.0: cursor-lookup hooks (and the
-call depth Exo's pattern matching counts), listings with statement spans, selections and
-snippets, pattern matches, op signatures and docs, what a step created."""
+"""Pins what hovers and lookups use (worker/exo: hooks, listings, patterns, ops) to exo-lang
+1.0.0: cursor-lookup hooks (and the call depth Exo's pattern matching counts), listings with
+statement spans, selections and snippets, pattern matches, op signatures and docs, what a
+step created."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from exo import proc
 from exo.frontend import pattern_match
 from exo.stdlib.scheduling import divide_loop, fission, stage_mem
 
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import cursors, hooks, listings, ops, patterns, procs
 
 
 @proc
@@ -36,17 +37,17 @@ class Recorder:
 
 @pytest.fixture
 def recorder():
-    mine = not adapter._lookup_originals
-    adapter.install_lookup_hooks()
+    mine = not hooks._lookup_originals
+    hooks.install_lookup_hooks()
     rec = Recorder()
-    old = adapter._observer
-    adapter.set_observer(rec)
+    old = hooks._observer
+    hooks.set_observer(rec)
     try:
         yield rec
     finally:
-        adapter.set_observer(old)
+        hooks.set_observer(old)
         if mine:
-            adapter.uninstall_lookup_hooks()
+            hooks.uninstall_lookup_hooks()
 
 
 def test_lookups_made_from_the_script_are_reported(recorder):
@@ -58,11 +59,11 @@ def test_lookups_made_from_the_script_are_reported(recorder):
         ("__getitem__", (0,), line),
     ]
     assert recorder.calls[-1][3] is c
-    assert adapter.describe_cursor(c).text == "if i < 4:"
+    assert cursors.describe_cursor(c).text == "if i < 4:"
 
 
 def test_a_failed_lookup_is_reported_and_still_raises(recorder):
-    with pytest.raises(adapter.SchedulingError):
+    with pytest.raises(patterns.SchedulingError):
         two_loops.find("for q in _:_")
     [(method, args, _, result, exc)] = recorder.calls
     assert method == "find" and args == ("for q in _:_",) and result is None
@@ -86,17 +87,17 @@ def test_find_wrappers_keep_exos_call_depth(recorder, monkeypatch):
 
 
 def test_without_an_observer_nothing_is_recorded():
-    adapter.install_lookup_hooks()
-    old = adapter._observer
-    adapter.set_observer(None)
+    hooks.install_lookup_hooks()
+    old = hooks._observer
+    hooks.set_observer(None)
     try:
-        assert adapter.describe_cursor(two_loops.find_loop("i").body()[0]).text == "y[i] = x[i]"
+        assert cursors.describe_cursor(two_loops.find_loop("i").body()[0]).text == "y[i] = x[i]"
     finally:
-        adapter.set_observer(old)
+        hooks.set_observer(old)
 
 
 def test_listing_spans_and_selections():
-    lst = adapter.proc_listing(two_loops)
+    lst = listings.proc_listing(two_loops)
     assert lst.lines == [
         "def two_loops(x : f32[8] @DRAM, y : f32[8] @DRAM):",
         "    for i in seq(0, 8):",
@@ -109,20 +110,20 @@ def test_listing_spans_and_selections():
     assert lst.spans[(("body", 1), ("body", 0), ("body", 0))] == (5, 5)
 
     loop = two_loops.find_loop("i #1")
-    sel = adapter.locate(lst, loop)
+    sel = listings.locate(lst, loop)
     assert sel.marks == [(3, "selected")] and sel.headers == []
-    assert adapter.snippet(lst, sel).splitlines()[3] == "    for i in seq(0, 8):  # ◀ selected"
+    assert listings.snippet(lst, sel).splitlines()[3] == "    for i in seq(0, 8):  # ◀ selected"
 
     gap = two_loops.find("y[i] = x[i]").after()
-    text = adapter.snippet(lst, adapter.locate(lst, gap)).splitlines()
+    text = listings.snippet(lst, listings.locate(lst, gap)).splitlines()
     assert text[2:4] == ["        y[i] = x[i]", "        # ◀ gap"]
 
     expr = two_loops.find("y[i] += _").rhs()
-    sel = adapter.locate(lst, expr)
+    sel = listings.locate(lst, expr)
     assert sel.marks == [(5, "selected: 1.0")]
 
     block = two_loops.body()
-    sel = adapter.locate(lst, block)
+    sel = listings.locate(lst, block)
     assert [m[0] for m in sel.marks] == [1, 3]
 
 
@@ -138,8 +139,8 @@ def test_snippet_elides_far_lines():
             x[i] = 6.0
             x[i] = 7.0
 
-    lst = adapter.proc_listing(long)
-    text = adapter.snippet(lst, adapter.locate(lst, long.find("x[i] = 6.0")), context=1)
+    lst = listings.proc_listing(long)
+    text = listings.snippet(lst, listings.locate(lst, long.find("x[i] = 6.0")), context=1)
     assert text.splitlines() == [
         "def long(x : f32[8] @DRAM):",
         "    for i in seq(0, 8):",
@@ -151,29 +152,29 @@ def test_snippet_elides_far_lines():
 
 
 def test_patterns_selectors_shorthands_and_matches():
-    assert adapter.split_selector("for i in _:_ #1") == ("for i in _:_ ", 1)
-    assert adapter.split_selector("y : _") == ("y : _", None)
-    assert adapter.expand_shorthand("i #1", "loop") == "for i in _: _ #1"
-    assert adapter.expand_shorthand("y", "alloc") == "y : _"
-    assert adapter.expand_shorthand("ii jo", "loop") == "ii jo"
-    assert len(adapter.pattern_matches(two_loops, "for i in _:_ #1")) == 2
-    assert len(adapter.pattern_matches(two_loops, "y[_] = _")) == 1
-    assert len(adapter.pattern_matches(two_loops, "y[_] += _")) == 1
+    assert patterns.split_selector("for i in _:_ #1") == ("for i in _:_ ", 1)
+    assert patterns.split_selector("y : _") == ("y : _", None)
+    assert patterns.expand_shorthand("i #1", "loop") == "for i in _: _ #1"
+    assert patterns.expand_shorthand("y", "alloc") == "y : _"
+    assert patterns.expand_shorthand("ii jo", "loop") == "ii jo"
+    assert len(patterns.pattern_matches(two_loops, "for i in _:_ #1")) == 2
+    assert len(patterns.pattern_matches(two_loops, "y[_] = _")) == 1
+    assert len(patterns.pattern_matches(two_loops, "y[_] += _")) == 1
 
 
 def test_op_signature_and_doc():
-    assert adapter.op_signature(divide_loop) == (
+    assert ops.op_signature(divide_loop) == (
         "divide_loop(proc, loop_cursor, div_const, new_iters, tail='guard', perfect=False)"
     )
-    assert adapter.op_doc(divide_loop).startswith("Divide a loop into an outer and inner loop, where the inner loop")
-    assert "args:" not in adapter.op_doc(divide_loop)
-    assert adapter.scheduling_op("fission") is fission
-    assert adapter.scheduling_op("not_an_op") is None
+    assert ops.op_doc(divide_loop).startswith("Divide a loop into an outer and inner loop, where the inner loop")
+    assert "args:" not in ops.op_doc(divide_loop)
+    assert ops.scheduling_op("fission") is fission
+    assert ops.scheduling_op("not_an_op") is None
 
 
 def test_created_nodes():
     p1 = divide_loop(two_loops, "for i in _:_", 4, ["io", "ii"], perfect=True)
-    got = [(c.kind, c.text, c.line) for c in adapter.created_nodes(two_loops, p1)]
+    got = [(c.kind, c.text, c.line) for c in ops.created_nodes(two_loops, p1)]
     assert got == [("loop", "for io in seq(0, 2):", 1), ("loop", "for ii in seq(0, 4):", 2)]
 
     @proc
@@ -183,7 +184,7 @@ def test_created_nodes():
                 y[i, j] = x[i, j] * 2.0
 
     p2 = stage_mem(copy, copy.find_loop("i"), "x[0:4, 0:4]", "xt")
-    got = [(c.kind, c.text) for c in adapter.created_nodes(copy, p2)]
+    got = [(c.kind, c.text) for c in ops.created_nodes(copy, p2)]
     assert got == [("alloc", "xt : f32[4 - 0, 4 - 0] @DRAM"), ("load", "for i0 in seq(0, 4 - 0):")]
 
 
@@ -194,4 +195,4 @@ def test_proc_names():
             t: f32
             t = x[i]
 
-    assert adapter.proc_names(sized) == {"loops": ["i"], "buffers": ["x", "t"], "sizes": ["n"], "procs": []}
+    assert procs.proc_names(sized) == {"loops": ["i"], "buffers": ["x", "t"], "sizes": ["n"], "procs": []}

@@ -12,7 +12,7 @@ import exo.API_scheduling as sched
 from exo import proc
 from exo.stdlib.scheduling import divide_loop, simplify
 
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import EXO_VERSION, check_version, cursors, hooks, ops, patterns, printing, procs
 from exo_lsp.rvm import RVM_TILE
 
 
@@ -28,18 +28,18 @@ def scale():
 
 
 def test_version_is_pinned():
-    adapter.check_version()
-    assert adapter.EXO_VERSION == "1.0.0"
+    check_version()
+    assert EXO_VERSION == "1.0.0"
 
 
 def test_atomic_op_shape_the_hook_mirrors():
     op = sched.divide_loop
-    assert isinstance(op, adapter.AtomicSchedulingOp)
+    assert isinstance(op, ops.AtomicSchedulingOp)
     assert list(op.sig.parameters)[:3] == ["proc", "loop_cursor", "div_const"]
     assert len(op.arg_procs) == len(op.sig.parameters)
-    assert adapter.accepts_cursor(op, "loop_cursor")
-    assert not adapter.accepts_cursor(op, "div_const")
-    assert adapter.op_name(op) == "divide_loop"
+    assert ops.accepts_cursor(op, "loop_cursor")
+    assert not ops.accepts_cursor(op, "div_const")
+    assert ops.op_name(op) == "divide_loop"
 
 
 class Recorder:
@@ -47,14 +47,14 @@ class Recorder:
         self.events = []
 
     def op_begin(self, op, raw, frame):
-        self.events.append(("begin", adapter.op_name(op), frame.f_code.co_name))
+        self.events.append(("begin", ops.op_name(op), frame.f_code.co_name))
         return len(self.events)
 
     def op_arg_failed(self, token, param, exc):
         self.events.append(("arg_failed", param, type(exc).__name__))
 
     def op_resolved(self, token, resolved):
-        self.events.append(("resolved", sorted(k for k, v in resolved.items() if isinstance(v, adapter.Cursor))))
+        self.events.append(("resolved", sorted(k for k, v in resolved.items() if isinstance(v, cursors.Cursor))))
         return False, None
 
     def op_end(self, token, result, exc):
@@ -67,8 +67,8 @@ class Recorder:
 
 def test_hooks_see_calls_arguments_and_definitions(scale):
     rec = Recorder()
-    adapter.install_hooks()
-    adapter.set_observer(rec)
+    hooks.install_hooks()
+    hooks.set_observer(rec)
     try:
 
         def user_code():
@@ -84,9 +84,9 @@ def test_hooks_see_calls_arguments_and_definitions(scale):
 
         tiny = user_code()
     finally:
-        adapter.set_observer(None)
-        adapter.uninstall_hooks()
-    assert adapter.is_procedure(tiny)
+        hooks.set_observer(None)
+        hooks.uninstall_hooks()
+    assert procs.is_procedure(tiny)
     assert rec.events == [
         ("define", "tiny", "user_code"),
         ("begin", "divide_loop", "user_code"),
@@ -100,88 +100,88 @@ def test_hooks_see_calls_arguments_and_definitions(scale):
 
 def test_patterns_still_see_the_callers_frame_through_the_hook(scale):
     # Exo evaluates patterns in the caller's frame by counting stack depth.
-    adapter.install_hooks()
-    adapter.set_observer(Recorder())
+    hooks.install_hooks()
+    hooks.set_observer(Recorder())
     try:
         factor = 4
         p = divide_loop(scale, "for i in _:_", factor, ["io", "ii"], perfect=True)
     finally:
-        adapter.set_observer(None)
-        adapter.uninstall_hooks()
+        hooks.set_observer(None)
+        hooks.uninstall_hooks()
     assert "for io in seq(0, n / 4):" in str(p)
 
 
 def test_describe_cursors(scale):
     loop = scale.find_loop("i")
-    info = adapter.describe_cursor(loop)
+    info = cursors.describe_cursor(loop)
     assert (info.kind, info.text, info.count, info.header_only) == ("loop", "for i in seq(0, n):", 1, True)
     assert info.path == [["body", 0]]
-    assert info.srcinfo.filename.endswith("test_adapter_engine.py")
+    assert info.srcinfo.filename.endswith("test_exo_engine.py")
     assign = scale.find("y[_] = _")
-    a = adapter.describe_cursor(assign)
+    a = cursors.describe_cursor(assign)
     assert (a.kind, a.text) == ("assign", "y[i] = 2.0 * x[i]")
     assert a.path == [["body", 0], ["body", 0]]
-    block = adapter.describe_cursor(loop.as_block())
+    block = cursors.describe_cursor(loop.as_block())
     assert (block.kind, block.count) == ("block", 1)
-    gap = adapter.describe_cursor(assign.after())
+    gap = cursors.describe_cursor(assign.after())
     assert (gap.kind, gap.text) == ("gap", "gap after: y[i] = 2.0 * x[i]")
-    assert adapter.cursor_key(loop) == adapter.cursor_key(scale.find_loop("i"))
-    assert adapter.cursor_key(loop) != adapter.cursor_key(assign)
+    assert cursors.cursor_key(loop) == cursors.cursor_key(scale.find_loop("i"))
+    assert cursors.cursor_key(loop) != cursors.cursor_key(assign)
 
 
 def test_fast_text_equals_exo_print_without_formatting(scale):
-    fast = adapter.proc_text_fast(scale)
+    fast = printing.proc_text_fast(scale)
     assert fast.splitlines()[0] == "def scale(n : size, x : f32[n] @DRAM, y : f32[n] @DRAM):"
-    assert adapter.proc_text_fast(simplify(scale)) == fast
+    assert printing.proc_text_fast(simplify(scale)) == fast
 
 
 def test_outline_and_pattern_kinds(scale):
     p = divide_loop(scale, "for i in _:_", 4, ["io", "ii"], perfect=True)
-    o = adapter.outline(p)
+    o = procs.outline(p)
     assert (o.loops, o.allocs, o.args, o.assigned, o.calls) == (["io", "ii"], [], ["n", "x", "y"], ["y"], [])
-    assert adapter.pattern_kind("for q in _:_ #2") == ("loop", "q")
-    assert adapter.pattern_kind("ioi") == ("loop", "ioi")
-    assert adapter.pattern_kind("acc : _") == ("alloc", "acc")
-    assert adapter.pattern_kind("y = data[_]") == ("assign", "y")
-    assert adapter.pattern_kind("out[_] += _") == ("reduce", "out")
-    assert adapter.count_matches(p, "for ii in _:_ #3") == 1
-    assert adapter.count_matches(p, "io") == 1
+    assert patterns.pattern_kind("for q in _:_ #2") == ("loop", "q")
+    assert patterns.pattern_kind("ioi") == ("loop", "ioi")
+    assert patterns.pattern_kind("acc : _") == ("alloc", "acc")
+    assert patterns.pattern_kind("y = data[_]") == ("assign", "y")
+    assert patterns.pattern_kind("out[_] += _") == ("reduce", "out")
+    assert patterns.count_matches(p, "for ii in _:_ #3") == 1
+    assert patterns.count_matches(p, "io") == 1
 
 
 def test_messages_get_the_real_op_name():
     msg = "<<<unknown directive>>>: cannot perfectly divide '16' by 5"
-    assert adapter.clean_message(msg, "divide_loop") == "divide_loop: cannot perfectly divide '16' by 5"
-    assert adapter.clean_message(msg, None) == "cannot perfectly divide '16' by 5"
+    assert patterns.clean_message(msg, "divide_loop") == "divide_loop: cannot perfectly divide '16' by 5"
+    assert patterns.clean_message(msg, None) == "cannot perfectly divide '16' by 5"
     long = "cannot unify a <class 'abc.LoopIR.For'> statement (@/x/y/isa.py:106:8) with a <class 'abc.LoopIR.Assign'> statement"
-    assert adapter.clean_message(long, "replace") == "cannot unify a For statement (isa.py:106:8) with a Assign statement"
-    assert adapter.locations_in_message("bad (@/a/b.py:12:8) with (@/c.py:3:4)") == [("/a/b.py", 12, 8), ("/c.py", 3, 4)]
+    assert patterns.clean_message(long, "replace") == "cannot unify a For statement (isa.py:106:8) with a Assign statement"
+    assert patterns.locations_in_message("bad (@/a/b.py:12:8) with (@/c.py:3:4)") == [("/a/b.py", 12, 8), ("/c.py", 3, 4)]
 
 
 def test_reset_frees_static_memory_state():
     RVM_TILE.find_free_chunk()
     RVM_TILE.mark(0)
     RVM_TILE.mark(3)
-    adapter.reset_exo_state()
+    procs.reset_exo_state()
     assert RVM_TILE.is_chunk_allocated == [False] * 8
 
 
 def test_unifier_free_variables_come_in_a_stable_order():
     from exo.rewrite import LoopIR_unification
 
-    adapter.install_hooks()
+    hooks.install_hooks()
     try:
-        assert LoopIR_unification.FreeVars is adapter._OrderedFreeVars
+        assert LoopIR_unification.FreeVars is hooks._OrderedFreeVars
     finally:
-        adapter.uninstall_hooks()
-    assert LoopIR_unification.FreeVars is adapter._LoopIR_FreeVars
+        hooks.uninstall_hooks()
+    assert LoopIR_unification.FreeVars is hooks._LoopIR_FreeVars
 
 
 def test_function_source_names_for_memo_keys():
     def f(x):
         return helper(x) + CONST
 
-    filename, lineno, src, names = adapter.function_source_names(f)
-    assert filename.endswith("test_adapter_engine.py")
+    filename, lineno, src, names = hooks.function_source_names(f)
+    assert filename.endswith("test_exo_engine.py")
     assert textwrap.dedent(src).startswith("def f(x):")
     assert {"helper", "CONST", "x"} <= set(names)
 
@@ -189,9 +189,9 @@ def test_function_source_names_for_memo_keys():
 def test_the_parser_notes_its_srcinfos_so_their_lines_can_move():
     from exo.core.prelude import SrcInfo
 
-    adapter.install_hooks()
+    hooks.install_hooks()
     try:
-        adapter.take_new_srcinfos()
+        hooks.take_new_srcinfos()
 
         @exo.proc
         def twice(x: f32[8]):
@@ -199,15 +199,15 @@ def test_the_parser_notes_its_srcinfos_so_their_lines_can_move():
                 x[i] = 2.0 * x[i]
 
         p = divide_loop(twice, "for i in _:_", 2, ["io", "ii"], perfect=True)
-        noted = adapter.take_new_srcinfos()
+        noted = hooks.take_new_srcinfos()
     finally:
-        adapter.uninstall_hooks()
+        hooks.uninstall_hooks()
     assert all(isinstance(si, SrcInfo) for si in noted)
-    header = adapter.proc_srcinfo(p).lineno
+    header = procs.proc_srcinfo(p).lineno
     assert {si.lineno for si in noted if si.filename == __file__} == {header, header + 1, header + 2}
     loop = p.find_loop("io")._impl._node.srcinfo
     # the moved proc and the one made from it share the parser's objects: both move
-    assert adapter.move_source_lines(noted, {header: header + 10, loop.lineno: loop.lineno + 10}) >= 2
-    assert adapter.proc_srcinfo(p).lineno == header + 10 and adapter.proc_srcinfo(twice).lineno == header + 10
+    assert hooks.move_source_lines(noted, {header: header + 10, loop.lineno: loop.lineno + 10}) >= 2
+    assert procs.proc_srcinfo(p).lineno == header + 10 and procs.proc_srcinfo(twice).lineno == header + 10
     assert p.find_loop("io")._impl._node.srcinfo.lineno == loop.lineno == header + 11
-    assert adapter.take_new_srcinfos() == []
+    assert hooks.take_new_srcinfos() == []

@@ -1,5 +1,5 @@
-"""Pins the view line maps of adapter.py to exo-lang 1.0.0: Exo's printer layout, the
-yapf alignment, the C compiler's statement emission and statement forwarding."""
+"""Pins the view line maps (worker/exo/printing.py) to exo-lang 1.0.0: Exo's printer
+layout, the yapf alignment, the C compiler's statement emission and statement forwarding."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from exo.core import LoopIR_pprint
 from exo.core.LoopIR import LoopIR
 from exo.stdlib.scheduling import divide_loop, rename
 
-from exo_lsp.worker.exo import adapter
+from exo_lsp.worker.exo import printing
 from exo_lsp.rvm import rvm_mld
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -57,35 +57,35 @@ def _squeeze(s: str) -> str:
 
 
 def _formatted_map(p):
-    printed = adapter.print_proc_map(p)
+    printed = printing.print_proc_map(p)
     text = str(p)
     lines = text.split("\n")
-    al = adapter.align_lines(printed.raw, lines)
+    al = printing.align_lines(printed.raw, lines)
     assert al is not None
     return printed, lines, al
 
 
 def test_raw_print_is_exos_printer_and_counts_its_lines(conv1d):
     for p in (conv1d, tiny, caller, rvm_mld):
-        printed = adapter.print_proc_map(p)
+        printed = printing.print_proc_map(p)
         assert printed.raw == LoopIR_pprint._print_proc(p._loopir_proc, LoopIR_pprint.PrintEnv(), "")
         assert printed.stmts[0].path == () and printed.stmts[0].kind == "proc"
-        assert [s.path for s in printed.stmts[1:]] == adapter.stmt_paths(p)
+        assert [s.path for s in printed.stmts[1:]] == printing.stmt_paths(p)
 
 
 def test_header_covers_signature_instr_comment_and_asserts():
-    printed = adapter.print_proc_map(rvm_mld)
+    printed = printing.print_proc_map(rvm_mld)
     head = printed.stmts[0]
     assert head.raw == (0, 4)  # def, the @instr template comment, 2 asserts
     assert printed.raw[1].strip().startswith('# @instr asm volatile("mld.w ')
     assert printed.raw[3].strip() == "assert stride(md, 1) == 1"
     assert printed.stmts[1].raw == (4, 5) and printed.stmts[1].text == "for i in seq(0, 4):"
-    printed = adapter.print_proc_map(tiny)
+    printed = printing.print_proc_map(tiny)
     assert printed.stmts[0].raw == (0, 2)
 
 
 def test_tiny_raw_lines_per_statement():
-    printed = adapter.print_proc_map(tiny)
+    printed = printing.print_proc_map(tiny)
     got = [(s.path, s.kind, s.raw, s.raw_extent, s.raw_else, s.text) for s in printed.stmts[1:]]
     assert got == [
         ((("body", 0),), "loop", (2, 3), (2, 10), None, "for i in seq(0, n):"),
@@ -114,13 +114,13 @@ def test_alignment_maps_every_conv1d_statement_to_its_formatted_lines(conv1d):
 
 
 def test_alignment_refuses_different_text():
-    assert adapter.align_lines(["x = 1", "y = 2"], ["x = 1", "y = 3"]) is None
-    assert adapter.align_lines(["f(a, b)"], ["f(a,", "  b)"]) == [(0, 2)]
+    assert printing.align_lines(["x = 1", "y = 2"], ["x = 1", "y = 3"]) is None
+    assert printing.align_lines(["f(a, b)"], ["f(a,", "  b)"]) == [(0, 2)]
 
 
 def test_c_map_on_conv1d(conv1d):
-    printed = adapter.print_proc_map(conv1d)
-    text, ranges = adapter.c_code_map(conv1d)
+    printed = printing.print_proc_map(conv1d)
+    text, ranges = printing.c_code_map(conv1d)
     assert text == conv1d.c_code_str()
     c = text.split("\n")
     assert set(ranges) == {s.path for s in printed.stmts}
@@ -159,14 +159,14 @@ def test_c_map_on_conv1d(conv1d):
 
 
 def test_c_map_frees_asserts_subprocs_and_else():
-    text, ranges = adapter.c_code_map(caller)
+    text, ranges = printing.c_code_map(caller)
     c = text.split("\n")
     assert text == caller.c_code_str()
     [(a, b)] = ranges[(("body", 0),)]
     assert c[a].strip() == "tiny(ctxt,8,x,y);" and b == a + 1
     [(a, b)] = ranges[(("body", 1),)]
     assert c[a].strip().startswith("for (int_fast32_t k = 0; k < 8; k++)") and b == a + 3
-    text, ranges = adapter.c_code_map(tiny)
+    text, ranges = printing.c_code_map(tiny)
     c = text.split("\n")
     sig = ranges[()][0]
     assert c[sig[1] - 1].strip() == "EXO_ASSUME(n >= 4);"
@@ -180,23 +180,23 @@ def test_c_map_frees_asserts_subprocs_and_else():
 
 def test_compiler_is_restored_after_mapping():
     before = (LoopIR_compiler.Compiler.comp_s, LoopIR_compiler.Compiler.__init__)
-    adapter.c_code_map(tiny)
+    printing.c_code_map(tiny)
     assert (LoopIR_compiler.Compiler.comp_s, LoopIR_compiler.Compiler.__init__) == before
 
 
 def test_forward_statement_paths():
     p = divide_loop(tiny, "for i in _:_", 2, ["io", "ii"], tail="guard")
-    fwd = adapter.forward_stmt_paths(tiny, p)
+    fwd = printing.forward_stmt_paths(tiny, p)
     assert fwd[(("body", 0),)] == (("body", 0),)
     assert fwd[(("body", 0), ("body", 1))] == (("body", 0), ("body", 0), ("body", 0), ("body", 1))
     assert len(fwd) == 7
-    assert adapter.forward_stmt_paths(p, tiny) is None  # wrong direction
-    assert adapter.forward_stmt_paths(caller, p) is None
+    assert printing.forward_stmt_paths(p, tiny) is None  # wrong direction
+    assert printing.forward_stmt_paths(caller, p) is None
     renamed = rename(tiny, "tiny2")
-    assert adapter.forward_stmt_paths(tiny, renamed) == {path: path for path in adapter.stmt_paths(tiny)}
+    assert printing.forward_stmt_paths(tiny, renamed) == {path: path for path in printing.stmt_paths(tiny)}
 
 
 def test_statement_kinds_cover_loopir():
     stmt_classes = {name for name in dir(LoopIR) if isinstance(getattr(LoopIR, name), type)
                     and issubclass(getattr(LoopIR, name), LoopIR.stmt) and getattr(LoopIR, name) is not LoopIR.stmt}
-    assert stmt_classes == set(adapter._STMT_KIND)
+    assert stmt_classes == set(printing._STMT_KIND)

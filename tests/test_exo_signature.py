@@ -1,6 +1,6 @@
-"""Pins the adapter's proc signatures (what the compile & simulate harness reads) to
-exo-lang 1.0.0: argument kinds, element types, shapes as plain size expressions, memories,
-and the report label of a proc."""
+"""Pins the proc signatures (worker/exo/signatures.py; what the compile & simulate harness
+reads) to exo-lang 1.0.0: argument kinds, element types, shapes as plain size expressions,
+memories, and the report label of a proc."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from exo import DRAM, proc
 
-from exo_lsp.worker.exo import adapter
-from exo_lsp.worker.exo.adapter import FnArgInfo, ProcSignature, SizeOp
+from exo_lsp.worker.exo import procs, signatures
+from exo_lsp.worker.exo.signatures import FnArgInfo, ProcSignature, SizeOp
 from exo_lsp.rvm import RVM_TILE
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -30,7 +30,7 @@ def symbolic(n: size, m: size, x: f32[n + 1, 2 * m, (n + 8) / 4, n % 3 + 1, n + 
 
 
 def test_conv1d_algorithm_signature(conv1d_ns):
-    assert adapter.proc_signature(conv1d_ns["conv1d"]) == ProcSignature(
+    assert signatures.proc_signature(conv1d_ns["conv1d"]) == ProcSignature(
         name="conv1d",
         args=[
             FnArgInfo("data", "tensor", "i32[4, 16]", "i32", [4, 16], False, "DRAM"),
@@ -41,13 +41,13 @@ def test_conv1d_algorithm_signature(conv1d_ns):
 
 
 def test_scheduled_proc_keeps_the_signature_under_its_new_name(conv1d_ns):
-    sig = adapter.proc_signature(conv1d_ns["conv1d_rvm"])
+    sig = signatures.proc_signature(conv1d_ns["conv1d_rvm"])
     assert sig.name == "conv1d_rvm"
-    assert sig.args == adapter.proc_signature(conv1d_ns["conv1d"]).args
+    assert sig.args == signatures.proc_signature(conv1d_ns["conv1d"]).args
 
 
 def test_instruction_signature_has_windows_in_tile_memory(conv1d_ns):
-    assert adapter.proc_signature(conv1d_ns["rvm_mld"]) == ProcSignature(
+    assert signatures.proc_signature(conv1d_ns["rvm_mld"]) == ProcSignature(
         name="rvm_mld",
         args=[
             FnArgInfo("md", "tensor", "[i32][4, 4]", "i32", [4, 4], True, "RVM_TILE"),
@@ -58,7 +58,7 @@ def test_instruction_signature_has_windows_in_tile_memory(conv1d_ns):
 
 def test_symbolic_sizes_are_plain_expressions():
     n_plus_2 = SizeOp("+", "n", 2, "n + 2")
-    assert adapter.proc_signature(symbolic) == ProcSignature(
+    assert signatures.proc_signature(symbolic) == ProcSignature(
         name="symbolic",
         args=[
             FnArgInfo("n", "size", "size", None, [], False, "DRAM"),
@@ -89,10 +89,10 @@ def test_symbolic_sizes_are_plain_expressions():
 
 def test_loopir_proc_gives_the_same_signature():
     # make_harness has always accepted a Procedure's LoopIR proc too
-    assert adapter.proc_signature(symbolic._loopir_proc) == adapter.proc_signature(symbolic)
+    assert signatures.proc_signature(symbolic._loopir_proc) == signatures.proc_signature(symbolic)
 
 
 def test_proc_label():
-    assert adapter.proc_label(symbolic) == "symbolic"
-    assert adapter.proc_label(symbolic._loopir_proc) == "?"
-    assert adapter.proc_label(None) == "?"
+    assert procs.proc_label(symbolic) == "symbolic"
+    assert procs.proc_label(symbolic._loopir_proc) == "?"
+    assert procs.proc_label(None) == "?"

@@ -1,0 +1,303 @@
+"""Hooks into Exo that the tracer observes scripts through.
+
+Every scheduling primitive (``AtomicSchedulingOp.__call__``) and every ``@proc``/``@instr``
+is routed through the observer (``set_observer``); the cursor-returning methods a script
+calls (``p.find_loop``, ``c.body()[0]``, ...) are reported to it; the SrcInfo objects the
+parser makes are noted so that the tracer can move their lines after an edit.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+import types
+from collections import ChainMap
+from typing import Any, Callable, Protocol
+
+import exo
+import exo.API as _api
+import exo.API_cursors as _pc
+import exo.API_scheduling as _sched
+from exo.core.LoopIR import FreeVars as _LoopIR_FreeVars
+from exo.core.prelude import SrcInfo as _SrcInfo
+from exo.frontend import pyparser as _pyparser
+from exo.frontend.pyparser import Parser
+from exo.frontend.pyparser import get_ast_from_python as _get_ast
+from exo.rewrite import LoopIR_unification as _unification
+
+AtomicSchedulingOp = _sched.AtomicSchedulingOp
+Procedure = _api.Procedure
+
+
+class CallObserver(Protocol):
+    """What the tracer implements to see scheduling calls and proc definitions."""
+
+    def op_begin(self, op: AtomicSchedulingOp, raw: dict[str, Any], frame) -> Any: ...
+    def op_arg_failed(self, token: Any, param: str, exc: BaseException) -> None: ...
+    def op_resolved(self, token: Any, resolved: dict[str, Any]) -> tuple[bool, Any]: ...
+    def op_end(self, token: Any, result: Any, exc: BaseException | None) -> None: ...
+    def define_proc(self, f: types.FunctionType, instr, frame, build: Callable[[], Procedure]) -> Procedure: ...
+
+
+_observer: CallObserver | None = None
+_original_call = AtomicSchedulingOp.__call__
+_original_proc = _api.proc
+_original_instr = _api.instr
+
+
+def set_observer(observer: CallObserver | None) -> None:
+    global _observer
+    _observer = observer
+
+
+def _traced_call(self, *args, **kwargs):
+    # Mirrors AtomicSchedulingOp.__call__ in one frame, so that the frame depths Exo's
+    # pattern matching counts (to evaluate patterns in the caller's scope) stay the same.
+    obs = _observer
+    if obs is None:
+        return _original_call(self, *args, **kwargs)
+    bound = self.sig.bind(*args, **kwargs)
+    bargs = bound.arguments
+    if len(self.arg_procs) != len(bargs):
+        for nm in self.sig.parameters:
+            if nm not in bargs:
+                kwargs[nm] = self.sig.parameters[nm].default
+        bound = self.sig.bind(*args, **kwargs)
+        bargs = bound.arguments
+    token = obs.op_begin(self, dict(bargs), sys._getframe(1))
+    try:
+        for nm, argp in zip(bargs, self.arg_procs):
+            try:
+                bargs[nm] = argp(bargs[nm], bargs)
+            except BaseException as exc:
+                obs.op_arg_failed(token, nm, exc)
+                raise
+        hit, cached = obs.op_resolved(token, dict(bargs))
+        if hit:
+            if isinstance(cached, BaseException):
+                raise cached
+            result = cached
+        else:
+            result = self.func(*bound.args, **bound.kwargs)
+    except BaseException as exc:
+        obs.op_end(token, None, exc)
+        raise
+    obs.op_end(token, result, None)
+    return result
+
+
+def _src_locals(frame) -> ChainMap:
+    return ChainMap(frame.f_locals)
+
+
+def _traced_proc(f, _instr=None):
+    if not isinstance(f, types.FunctionType):
+        raise TypeError("@proc decorator must be applied to a function")
+    frame = sys._getframe(2 if _instr else 1)
+
+    def build() -> Procedure:
+        # Exo's own decorator finds the caller with inspect.stack(), which both reads
+        # every frame's source (slow) and miscounts once wrapped; pass the frame directly.
+        body, getsrcinfo = _get_ast(f)
+        parser = Parser(
+            body,
+            getsrcinfo,
+            func_globals=f.__globals__,
+            srclocals=_src_locals(frame),
+            instr=_instr,
+            as_func=True,
+        )
+        return Procedure(parser.result())
+
+    obs = _observer
+    if obs is None:
+        return build()
+    return obs.define_proc(f, _instr, frame, build)
+
+
+def _traced_instr(c_instr, c_global=""):
+    if not isinstance(c_instr, str):
+        raise TypeError("@instr decorator must be @instr(<your instuction>)")
+
+    def inner(f):
+        if not isinstance(f, types.FunctionType):
+            raise TypeError("@instr decorator must be applied to a function")
+        return _traced_proc(f, _instr=(c_instr, c_global))
+
+    return inner
+
+
+class _OrderedFreeVars(_LoopIR_FreeVars):
+    """Exo's unifier walks a set of Syms, which hash by address, so the order of the terms
+    in the arguments `replace` builds (``16 * ioo + 4 * ioi`` or ``4 * ioi + 16 * ioo``)
+    depends on where objects happen to live. Memoized runs allocate differently from cold
+    ones; walk the free variables in a stable order (name, creation) instead."""
+
+    def result(self):
+        return sorted(self.fv, key=lambda s: (str(s), s._id))
+
+
+def function_source_names(f: types.FunctionType) -> tuple[str, int, str, list[str]]:
+    """(file, first line, source text, names it mentions) of a function, for memo keys."""
+    import inspect
+
+    src = inspect.getsource(f)
+    filename = inspect.getsourcefile(f) or "<unknown>"
+    _, lineno = inspect.getsourcelines(f)
+    names = sorted({n.id for n in ast.walk(ast.parse(textwrap.dedent(src))) if isinstance(n, ast.Name)})
+    return filename, lineno, src, names
+
+
+# --------------------------------------------------------------------------- srcinfo
+
+
+class _TrackedSrcInfo(_SrcInfo):
+    """A SrcInfo the parser makes, noted so that the tracer that ran the parse can move its
+    line when an edit moves that line (``move_source_lines``)."""
+
+    def __init__(self, filename, lineno, *args, **kwargs) -> None:
+        super().__init__(filename, lineno, *args, **kwargs)
+        _new_srcinfos.append(self)
+
+
+_new_srcinfos: list = []
+
+
+def take_new_srcinfos() -> list:
+    """The SrcInfo objects parsed since the last call."""
+    out = list(_new_srcinfos)
+    _new_srcinfos.clear()
+    return out
+
+
+def move_source_lines(srcinfos, moves: dict[int, int]) -> int:
+    """Move each SrcInfo on an old 1-based line in `moves` to its new line (a script's procs
+    and pattern fragments, and every proc made from them, share these objects). Returns
+    how many moved."""
+    moved = 0
+    for si in list(srcinfos):
+        new = moves.get(si.lineno)
+        if new is None:
+            continue
+        if si.end_lineno is not None:
+            si.end_lineno += new - si.lineno
+        si.lineno = new
+        moved += 1
+    return moved
+
+
+# --------------------------------------------------------------------------- cursor lookups
+# Cursor-returning calls written in a script (``p.find_loop("c")``, ``c.expand(1, 0)``,
+# ``c.body()[0]``, ``p.forward(c)``) are not scheduling ops, so the op hook does not see
+# them. Each such method of ``Procedure`` and of the public cursor classes is wrapped; a
+# wrapper whose caller is the script being traced (``observer.path``) reports the call
+# to ``observer.lookup_done``. Exo evaluates a pattern in the frame ``call_depth`` levels
+# up the stack, and a wrapper is one more frame: the ``find`` wrappers add 1 to it, so
+# ``find_loop`` (which calls ``self.find``) and the argument processors keep their depth.
+
+
+LOOKUP_METHODS = frozenset(
+    {
+        "find", "find_loop", "find_alloc_or_arg", "find_all", "forward",
+        "parent", "body", "orelse", "cond", "lo", "hi", "rhs", "lhs", "arg", "idx", "args",
+        "shape", "winexpr", "before", "after", "prev", "next", "as_block", "expand",
+        "anchor", "__getitem__",
+    }
+)
+_lookup_originals: list[tuple[type, str, Any]] = []
+
+
+def _report_lookup(name, receiver, args, kwargs, frame, result, exc) -> None:
+    obs = _observer
+    done = getattr(obs, "lookup_done", None)
+    if done is None:
+        return
+    try:
+        done(name, receiver, args, kwargs, frame, result, exc)
+    except Exception:  # recording must never change what the script does
+        pass
+
+
+def _lookup_wrapper(name: str, orig):
+    import functools
+
+    if name == "find":
+
+        @functools.wraps(orig)
+        def find(self, pattern, many=False, call_depth=1):
+            frame = sys._getframe(1)
+            if _observer is None or frame.f_code.co_filename != getattr(_observer, "path", None):
+                return orig(self, pattern, many, call_depth + 1)
+            try:
+                result = orig(self, pattern, many, call_depth + 1)
+            except BaseException as exc:
+                _report_lookup(name, self, (pattern,), {"many": many}, frame, None, exc)
+                raise
+            _report_lookup(name, self, (pattern,), {"many": many}, frame, result, None)
+            return result
+
+        return find
+
+    @functools.wraps(orig)
+    def method(self, *args, **kwargs):
+        frame = sys._getframe(1)
+        if _observer is None or frame.f_code.co_filename != getattr(_observer, "path", None):
+            return orig(self, *args, **kwargs)
+        try:
+            result = orig(self, *args, **kwargs)
+        except BaseException as exc:
+            _report_lookup(name, self, args, kwargs, frame, None, exc)
+            raise
+        _report_lookup(name, self, args, kwargs, frame, result, None)
+        return result
+
+    return method
+
+
+def _lookup_classes() -> list[type]:
+    classes = [Procedure]
+    for v in vars(_pc).values():
+        if isinstance(v, type) and issubclass(v, _pc.Cursor):
+            classes.append(v)
+    return classes
+
+
+def install_lookup_hooks() -> None:
+    if _lookup_originals:
+        return
+    for cls in _lookup_classes():
+        for name, value in list(vars(cls).items()):
+            if name in LOOKUP_METHODS and callable(value):
+                _lookup_originals.append((cls, name, value))
+                setattr(cls, name, _lookup_wrapper(name, value))
+
+
+def uninstall_lookup_hooks() -> None:
+    while _lookup_originals:
+        cls, name, value = _lookup_originals.pop()
+        setattr(cls, name, value)
+
+
+# --------------------------------------------------------------------------- installing
+
+
+def install_hooks() -> None:
+    """Route every primitive and every ``@proc``/``@instr`` through the observer."""
+    AtomicSchedulingOp.__call__ = _traced_call
+    for mod in (_api, exo):
+        mod.proc = _traced_proc
+        mod.instr = _traced_instr
+    _unification.FreeVars = _OrderedFreeVars
+    _pyparser.SrcInfo = _TrackedSrcInfo
+    install_lookup_hooks()
+
+
+def uninstall_hooks() -> None:
+    AtomicSchedulingOp.__call__ = _original_call
+    _unification.FreeVars = _LoopIR_FreeVars
+    _pyparser.SrcInfo = _SrcInfo
+    for mod in (_api, exo):
+        mod.proc = _original_proc
+        mod.instr = _original_instr
+    uninstall_lookup_hooks()

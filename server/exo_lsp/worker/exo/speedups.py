@@ -1,0 +1,278 @@
+"""Speed-ups of Exo's checks.
+
+Every scheduling op a script or a code action runs pays for Exo's checks. Three costs in
+them do not depend on the input and are cut here, each leaving results unchanged
+(tests/test_exo_speedups.py compares traces and action outcomes with them off):
+
+* SMT solver lookup: Exo builds a pysmt Factory for every check just to pick the solver's
+  name, re-trying the import of every backend pysmt knows (~40 ms a check). Looked up
+  once per module and logic; a fresh solver is still handed out each time, one that reads
+  integer model values from z3 directly (unification reads hundreds). The effect checks
+  query z3 themselves and only push and pop their pysmt solver: they get a stand-in.
+* Context extraction: a check about statements S of proc P builds P's control predicate
+  and pre-environment at S from scratch, and stage_mem's guard checks ask for the same
+  (P, S) up to eight times an op (``Check_ExprEqvInContext`` builds it twice per call).
+  The results are pure functions of the immutable LoopIR nodes: memoised by identity,
+  keeping the nodes alive so the identities stay theirs. The fresh names they bind
+  (copies of loop iterators and variables) are bound inside the formula, so reusing one
+  formula twice in a query means the same as two renamed copies. For the same reason the
+  solver that assumes a context is kept for the next equivalence check in it.
+* ``inspect.stack()``: pattern matching and fragment parsing take the caller's frame
+  from it, and it reads the source of every frame on the stack (a deep one inside the
+  worker). The shim lists frames without reading sources; Exo only uses their frames,
+  and takes file and line from ``inspect.getframeinfo`` of the one it picks.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any, Callable
+
+import exo
+
+from ...shared.lru import LRU
+
+SchedulingError = exo.SchedulingError
+
+
+_SMT_SOLVER_USERS = {
+    "exo.rewrite.new_analysis_core": "LIA",
+    "exo.rewrite.LoopIR_unification": None,
+    "exo.frontend.boundscheck": None,
+}
+_smt_names: dict[str | None, str] = {}
+_smt_originals: dict[str, Any] = {}
+
+
+class _PushPopOnly:
+    """What Exo's effect-check solver does with its pysmt solver in z3 mode (the only mode it
+    runs in): push and pop it, never ask it anything; its queries go to z3 directly."""
+
+    def push(self) -> None:
+        pass
+
+    def pop(self) -> None:
+        pass
+
+
+def _solver_getter(logic_name: str | None):
+    if logic_name == "LIA":  # exo.rewrite.new_analysis_core's SMTSolver
+        return _PushPopOnly
+
+    def get_solver():
+        import pysmt.factory
+        import pysmt.shortcuts
+        from pysmt import logics
+
+        name = _smt_names.get(logic_name)
+        if name is None:
+            factory = pysmt.factory.Factory(pysmt.shortcuts.get_env())
+            found = factory.all_solvers(logic=getattr(logics, logic_name)) if logic_name else factory.all_solvers()
+            if len(found) == 0:
+                raise OSError("Could not find any SMT solvers")
+            name = _smt_names[logic_name] = next(iter(found))
+        return _with_direct_int_values(pysmt.shortcuts.Solver(name=name))
+
+    return get_solver
+
+
+def _with_direct_int_values(solver):
+    """Integer model values read straight from z3's model: pysmt converts every value back
+    into a pysmt term first (a DAG walk per value), which is most of what ``replace``'s
+    unification costs. Other types keep pysmt's way."""
+    if not hasattr(solver, "z3") or not hasattr(solver, "converter"):
+        return solver
+    through_pysmt = solver.get_py_value
+
+    def is_int_symbol(x) -> bool:
+        return x.is_symbol() and x.symbol_type().is_int_type()
+
+    def get_py_values(items):
+        model, convert = solver.z3.model(), solver.converter.convert
+        return {
+            x: model.eval(convert(x), model_completion=True).as_long() if is_int_symbol(x) else through_pysmt(x)
+            for x in items
+        }
+
+    solver.get_py_values = get_py_values
+    solver.get_py_value = lambda x: get_py_values([x])[x]
+    return solver
+
+
+def install_solver_cache() -> None:
+    import importlib
+
+    for modname, logic in _SMT_SOLVER_USERS.items():
+        mod = importlib.import_module(modname)
+        if modname not in _smt_originals:
+            _smt_originals[modname] = mod._get_smt_solver
+        mod._get_smt_solver = _solver_getter(logic)
+
+
+def uninstall_solver_cache() -> None:
+    import importlib
+
+    for modname, orig in _smt_originals.items():
+        importlib.import_module(modname)._get_smt_solver = orig
+
+
+class _IdentityMemo:
+    """Values by the identities of the objects they were computed from; bounded, and each
+    entry keeps its objects alive (a freed object's id could be reused)."""
+
+    def __init__(self, size: int) -> None:
+        self.data = LRU(size)  # (tag, *ids) -> (value, objects)
+        self.hits = 0
+        self.misses = 0
+
+    def get_or(self, objs: tuple, compute: Callable[[], Any], tag: str = "") -> Any:
+        key = (tag, *map(id, objs))
+        got = self.data.get(key)
+        if got is not None:
+            self.hits += 1
+            return got[0]
+        self.misses += 1
+        value = compute()
+        self.data.put(key, (value, objs))
+        return value
+
+    def forget(self, objs: tuple, tag: str = "") -> None:
+        self.data.pop((tag, *map(id, objs)), None)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+CONTEXT_MEMO = _IdentityMemo(2048)
+SOLVER_MEMO = _IdentityMemo(32)  # z3 solvers hold their assertions: keep few
+_context_originals: dict[str, Any] = {}
+
+
+def _memoised_context(name: str, original):
+    def method(self):
+        return CONTEXT_MEMO.get_or((self.proc, *self.stmts), lambda: original(self), name)
+
+    method.__name__ = name
+    return method
+
+
+def _memoised_loop_preenv(original):
+    def loop_preenv(self, s):
+        return CONTEXT_MEMO.get_or((s,), lambda: original(self, s), "loop_preenv")
+
+    return loop_preenv
+
+
+def _expr_eqv_in_context(proc, expr0, stmts0, expr1, stmts1=None):
+    """Exo's ``Check_ExprEqvInContext``, with the solver that assumes the context kept for
+    the next check in the same context (stage_mem's guards ask up to eight in a row).
+    A check pushes and pops its own frame, so the kept solver is back where it was."""
+    from exo.rewrite import new_eff as ne
+
+    assert len(stmts0) > 0
+    stmts1 = stmts1 or stmts0
+
+    def primed():
+        c0, c1 = ne.ContextExtraction(proc, stmts0), ne.ContextExtraction(proc, stmts1)
+        g0, g1 = c0.get_pre_globenv(), c1.get_pre_globenv()
+        slv = ne.SMTSolver(verbose=False)
+        slv.push()
+        slv.assume(ne.AMay(ne.AAnd(c0.get_control_predicate(), c1.get_control_predicate())))
+        return slv, g0, g1
+
+    context = (proc, *stmts0, None, *stmts1)
+    slv, g0, g1 = SOLVER_MEMO.get_or(context, primed)
+    try:
+        same = slv.verify(ne.AEq(g0(ne.lift_e(expr0)), g1(ne.lift_e(expr1))))
+    except BaseException:
+        SOLVER_MEMO.forget(context)  # it may have stopped with its frame pushed
+        raise
+    if not same:
+        raise SchedulingError(f"Expressions are not equivalent:\n{expr0}\nvs.\n{expr1}")
+
+
+def install_context_memo() -> None:
+    from exo.rewrite import LoopIR_scheduling as ls
+    from exo.rewrite.new_eff import ContextExtraction as CE
+
+    if _context_originals:
+        return
+    for name in ("get_control_predicate", "get_pre_globenv", "loop_preenv"):
+        _context_originals[name] = CE.__dict__[name]
+    _context_originals["Check_ExprEqvInContext"] = ls.Check_ExprEqvInContext
+    CE.get_control_predicate = _memoised_context("get_control_predicate", _context_originals["get_control_predicate"])
+    CE.get_pre_globenv = _memoised_context("get_pre_globenv", _context_originals["get_pre_globenv"])
+    CE.loop_preenv = _memoised_loop_preenv(_context_originals["loop_preenv"])
+    ls.Check_ExprEqvInContext = _expr_eqv_in_context
+
+
+def uninstall_context_memo() -> None:
+    from exo.rewrite import LoopIR_scheduling as ls
+    from exo.rewrite.new_eff import ContextExtraction as CE
+
+    for name, orig in _context_originals.items():
+        setattr(ls if name == "Check_ExprEqvInContext" else CE, name, orig)
+    _context_originals.clear()
+    forget_analyses()
+
+
+def forget_analyses() -> None:
+    """Drop what the memos keep alive (a new run makes new procs)."""
+    CONTEXT_MEMO.clear()
+    SOLVER_MEMO.clear()
+
+
+def _frames_only_stack(context: int = 1) -> list:
+    """``inspect.stack()`` without reading the source of each frame (``code_context`` is None)."""
+    import inspect
+
+    out = []
+    f = sys._getframe(1)
+    while f is not None:
+        out.append(inspect.FrameInfo(f, f.f_code.co_filename, f.f_lineno, f.f_code.co_name, None, None))
+        f = f.f_back
+    return out
+
+
+class _FramesOnlyInspect(types.ModuleType):
+    """``inspect`` as Exo's frontend sees it: the same but for ``stack()``."""
+
+    def __init__(self) -> None:
+        import inspect
+
+        super().__init__("inspect")
+        self.__dict__.update(vars(inspect))
+        self.stack = _frames_only_stack
+
+
+_STACK_USERS = ("exo.frontend.pattern_match", "exo.frontend.parse_fragment", "exo.frontend.pyparser", "exo.rewrite.new_eff")
+_FAST_INSPECT = _FramesOnlyInspect()
+
+
+def install_stack_shim() -> None:
+    import importlib
+
+    for modname in _STACK_USERS:
+        importlib.import_module(modname).inspect = _FAST_INSPECT
+
+
+def uninstall_stack_shim() -> None:
+    import importlib
+    import inspect
+
+    for modname in _STACK_USERS:
+        importlib.import_module(modname).inspect = inspect
+
+
+def install_speedups() -> None:
+    install_solver_cache()
+    install_context_memo()
+    install_stack_shim()
+
+
+def uninstall_speedups() -> None:
+    """Exo as it comes (benchmarks' baselines, equivalence tests)."""
+    uninstall_solver_cache()
+    uninstall_context_memo()
+    uninstall_stack_shim()
