@@ -5,7 +5,6 @@ as a Markdown file with a one-line summary, and only the capabilities they decla
 
 from __future__ import annotations
 
-import os
 import pathlib
 import stat
 import tempfile

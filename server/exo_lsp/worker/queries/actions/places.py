@@ -1,13 +1,13 @@
 """Where actions apply: the place a request names (a step's argument, an algorithm line,
 a view line, node paths, or the whole proc), and what the script sees there."""
 
-from ....shared.contract import ActionsParams
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from ....shared.contract import ActionsParams
 from ...exo import procs
 from ...exo.cursors import cursor_at_path, flatten_cursors, source_lines, stmts_from_line
 from .. import views as view_queries
