@@ -81,8 +81,9 @@ local config = {
   handlers = {
     -- how the last run went: `vim.b.exo_run` (state, errors, warnings, version) for a statusline
     ["exo/runStatus"] = function(_, params)
-      local bufnr = vim.uri_to_bufnr(params.uri)
-      if vim.api.nvim_buf_is_valid(bufnr) then
+      local ok, fname = pcall(vim.uri_to_fname, params.uri)
+      local bufnr = ok and vim.fn.bufnr(fname) or -1
+      if bufnr > 0 and vim.api.nvim_buf_is_valid(bufnr) then
         vim.b[bufnr].exo_run = params
         if params.state ~= "running" and vim.api.nvim_buf_is_loaded(bufnr) then
           vim.lsp.codelens.refresh({ bufnr = bufnr }) -- Neovim has no codeLens/refresh support
@@ -126,7 +127,12 @@ vim.api.nvim_create_autocmd("LspAttach", {
       if opts.args ~= "" then
         arg.step = tonumber(opts.args) or opts.args
       end
-      client:exec_cmd({ title = "Compile & simulate", command = "exo.compileAndSimulate", arguments = { arg } }, { bufnr = bufnr })
+      local command = { title = "Compile & simulate", command = "exo.compileAndSimulate", arguments = { arg } }
+      if client.exec_cmd then -- 0.11
+        client:exec_cmd(command, { bufnr = bufnr })
+      else -- 0.10
+        client.request("workspace/executeCommand", { command = command.command, arguments = command.arguments }, nil, bufnr)
+      end
     end, { nargs = "?", desc = "exo-lsp: compile & simulate the proc at a step (default: the last)" })
   end,
 })
