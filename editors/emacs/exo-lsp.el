@@ -36,6 +36,10 @@ A project inside one of them is trusted; elsewhere the server attaches but
 runs nothing."
   :type '(repeat directory))
 
+(defcustom exo-lsp-simulate-timeout 300
+  "Seconds `exo-lsp-compile-and-simulate' waits (a cold build takes a while)."
+  :type 'number)
+
 (defcustom exo-lsp-initialization-options nil
   "More initializationOptions for the server, as a plist.
 For example (:timeoutSeconds 60)."
@@ -92,7 +96,7 @@ With a prefix argument STEP, the proc after that step (default: the last)."
     (when step (setq arg (append arg (list :step (prefix-numeric-value step)))))
     (let ((answer (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
                                    (list :command "exo.compileAndSimulate" :arguments (vector arg))
-                                   :timeout 300))) ; a cold build takes a while
+                                   :timeout exo-lsp-simulate-timeout)))
       (when-let ((report (plist-get answer :report)))
         (unless (string-empty-p report)
           (with-current-buffer (get-buffer-create "*exo simulate*")

@@ -18,6 +18,8 @@
 (defvar drive-seen-requests nil)
 (defvar drive-buffers nil)
 
+(setq exo-lsp-simulate-timeout 45) ; within the test's time limit
+
 (defun drive-plan (&rest keys)
   (let ((v drive-plan))
     (dolist (k keys v) (setq v (alist-get k v)))))
@@ -70,6 +72,9 @@
     (while (and (not (funcall pred)) (< (float-time) deadline))
       (accept-process-output nil 0.05))
     (or (funcall pred) (error "timed out after %ss waiting for %s" seconds what))))
+
+;; the logs also while a request blocks (timers run while Emacs waits for output)
+(run-with-timer 2 2 (lambda () (ignore-errors (drive-dump-logs))))
 
 ;; ------------------------------------------------------------------ what the server sends
 

@@ -289,9 +289,16 @@ step("simulate", function()
   local creates = seen.progress_create
   vim.api.nvim_set_current_buf(buf)
   vim.cmd("ExoSimulate")
-  wait(45000, function() return #seen.execute > n_exec end, "the exo.compileAndSimulate response")
+  local exec
+  wait(45000, function()
+    for i = n_exec + 1, #seen.execute do
+      if seen.execute[i].command == "exo.compileAndSimulate" then
+        exec = seen.execute[i]
+      end
+    end
+    return exec ~= nil
+  end, "the exo.compileAndSimulate response")
   vim.wait(3000, function() return #seen.show_document > n_docs and #seen.show_message > n_msgs end, 20)
-  local exec = seen.execute[n_exec + 1]
   local res = exec.result
   return {
     err = exec.err,
