@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from exo_lsp.shared.contract import ActionsParams, PreviewParams
+from exo_lsp.shared.contract import ActionsParams, Place, PreviewParams
 from exo_lsp.worker.queries.actions import candidate, enumerator, handlers, places, validation, windows
 from exo_lsp.worker.queries.actions.nodes import Namer
 from exo_lsp.worker.exo import cursors, printing
@@ -60,7 +60,7 @@ def test_view_line_map_follows_yapf_wrapping(runs):
     t, _ = runs
 
     def at(i):
-        *_, nodes, whole = places.resolve_place(t, CONV1D, {"step": 6, "place": {"kind": "view_line", "line": i}})
+        *_, nodes, whole = places.resolve_place(t, CONV1D, ActionsParams(step=6, place=Place(kind="view_line", line=i)))
         assert whole == (not nodes) and len(nodes) <= 1
         return cursors.node_text(nodes[0]) if nodes else None
 
