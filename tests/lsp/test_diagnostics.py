@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, close_script, init_params, open_script, rng, server_config
+from .helpers import EXAMPLES, close_script, open_script, rng
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params())
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.mark.parametrize("name", ["conv1d.py", "matmul.py", "conv1d_variants.py"])
