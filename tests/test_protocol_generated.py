@@ -45,8 +45,20 @@ def test_every_method_is_in_schema_typescript_and_readme():
         assert f'"{meth.name}": {{ params: {meth.params.__name__}; ' in ts
         assert f"### `{meth.name}`" in readme
         assert meth.doc, f"{meth.name} has no description"
-    for key in ("viewMap", "stepDiff", "stepChange", "viewText", "viewsChanged", "steps"):
-        assert re.search(rf'^  {key}: "exo/{key}",$', ts, re.M)
+    # the typed method table the client sends and handles messages through
+    for meth in messages.METHODS:
+        key = gen._const_name(meth.name)
+        params = meth.params.__name__
+        if meth.kind == "request":
+            want = f"  {key}: new RequestType<{params}, {meth.result.__name__}, void>({json.dumps(meth.name)}),"
+        elif meth.kind == "notification":
+            want = f"  {key}: new NotificationType<{params}>({json.dumps(meth.name)}),"
+        else:
+            want = f"  {key}: new CommandType<{params}, {meth.result.__name__}>({json.dumps(meth.name)}),"
+        assert re.search(rf"^{re.escape(want)}$", ts, re.M), want
+    for key in ("viewMap", "stepDiff", "stepChange", "viewText", "steps"):
+        assert re.search(rf'^  {key}: new RequestType<\w+, \w+, void>\("exo/{key}"\),$', ts, re.M)
+    assert re.search(r'^  viewsChanged: new NotificationType<ViewsChangedParams>\("exo/viewsChanged"\),$', ts, re.M)
 
 
 def test_staleness_is_detected(tmp_path, monkeypatch):

@@ -9,21 +9,22 @@ import {
   LanguageClient,
   LanguageClientOptions,
   RegistrationData,
+  RequestParam,
+  RequestType,
   ServerOptions,
   StaticFeature,
   State,
 } from "vscode-languageclient/node";
 import { installCommand, Interpreter, probeInterpreter, resolveInterpreter } from "./interpreter";
 import {
+  Commands,
   CScheme,
-  Methods,
+  Notifications,
   ProcScheme,
   RunStatusParams,
   SimulateArgs,
   SimulateResponse,
   StepInfo,
-  TrustChangedParams,
-  ViewsChangedParams,
 } from "./protocol";
 import { CycleDecorations } from "./cycles";
 import { compileAndSimulate } from "./simulate";
@@ -87,7 +88,8 @@ export interface ExoApi {
   settled(): Promise<ClientState>;
   /** Starts the server if the gate (an open script that imports exo) has not done so yet. */
   ensureStarted(): Promise<ClientState>;
-  request<R>(method: string, params: unknown): Promise<R>;
+  /** A request to the server, as one of protocol.ts's typed `RequestType`s. */
+  request<P, R>(type: RequestType<P, R, void>, params: RequestParam<P>): Promise<R>;
   /** Lines of a visible exo-c view that show simulated cycles. */
   cycleLines(viewUri: vscode.Uri): number;
 }
@@ -112,7 +114,11 @@ class Exo implements vscode.Disposable {
     this.views = new ViewProvider(this.request);
   }
 
-  readonly request: Requester = async <R>(method: string, params: unknown, token?: vscode.CancellationToken) => {
+  readonly request: Requester = async <P, R>(
+    type: RequestType<P, R, void>,
+    params: RequestParam<P>,
+    token?: vscode.CancellationToken,
+  ) => {
     if (this.state !== "running") {
       await this.ensureStarted();
     }
@@ -120,7 +126,7 @@ class Exo implements vscode.Disposable {
     if (!client || this.state !== "running") {
       throw new Error(this.startError ?? "the Exo language server is not running");
     }
-    return token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params);
+    return client.sendRequest(type, params, token);
   };
 
   api(): ExoApi {
@@ -144,7 +150,7 @@ class Exo implements vscode.Disposable {
       statusBar: () => this.status.snapshot,
       settled: () => this.settled(),
       ensureStarted: () => this.ensureStarted(),
-      request: <R>(method: string, params: unknown) => this.request<R>(method, params),
+      request: <P, R>(type: RequestType<P, R, void>, params: RequestParam<P>) => this.request(type, params),
       cycleLines: (uri: vscode.Uri) => this.cycles.decoratedLines(uri),
     };
   }
@@ -216,14 +222,14 @@ class Exo implements vscode.Disposable {
       markdown: { isTrusted: false, supportHtml: false },
     };
     const client = new ExoLanguageClient("exo", "Exo", serverOptions, clientOptions);
-    client.onNotification(Methods.runStatus, (p: RunStatusParams) => {
+    client.onNotification(Notifications.runStatus, (p) => {
       this.runStatuses.push(p);
       if (this.runStatuses.length > 200) {
         this.runStatuses.splice(0, this.runStatuses.length - 200);
       }
       this.status.update(p);
     });
-    client.onNotification(Methods.viewsChanged, (p: ViewsChangedParams) => {
+    client.onNotification(Notifications.viewsChanged, (p) => {
       this.views.scriptChanged(p.scriptUri);
       this.cycles.forgetScript(vscode.Uri.parse(p.scriptUri).path);
     });
@@ -312,8 +318,7 @@ class Exo implements vscode.Disposable {
 
   async trustGranted(): Promise<void> {
     if (this.client && this.state === "running") {
-      const params: TrustChangedParams = { trusted: true };
-      await this.client.sendNotification(Methods.trustChanged, params);
+      await this.client.sendNotification(Notifications.trustChanged, { trusted: true });
     }
   }
 
@@ -462,7 +467,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
     }
     try {
       const response = await compileAndSimulate(
-        (command, commandArgs, token) => exo.request(ExecuteCommandRequest.method, { command, arguments: commandArgs }, token),
+        (a, token) => exo.request(Commands.compileAndSimulate.request, Commands.compileAndSimulate.params(a), token),
         args,
       );
       exo.lastSimulation = response;

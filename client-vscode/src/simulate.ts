@@ -1,16 +1,13 @@
 // "Exo: Compile & Simulate": run the server's simulator and show its markdown report beside,
 // rendered in a webview that does not take focus.
 import * as vscode from "vscode";
-import { Methods, SimulateArgs, SimulateResponse, SimulationResult } from "./protocol";
+import { SimulateArgs, SimulateResponse, SimulationResult } from "./protocol";
 
-export type CommandSender = (
-  command: string,
-  args: unknown[],
-  token: vscode.CancellationToken,
-) => Promise<unknown>;
+/** Runs the server's `exo.compileAndSimulate` (protocol.ts: `Commands.compileAndSimulate`). */
+export type Simulator = (args: SimulateArgs, token: vscode.CancellationToken) => Promise<SimulateResponse | null>;
 
 export async function compileAndSimulate(
-  send: CommandSender,
+  simulate: Simulator,
   args: SimulateArgs,
 ): Promise<SimulateResponse | undefined> {
   const script = vscode.Uri.parse(args.uri);
@@ -21,7 +18,7 @@ export async function compileAndSimulate(
       title: `Exo: compiling and simulating ${what}`,
       cancellable: true,
     },
-    async (_progress, token) => (await send(Methods.compileAndSimulate, [args], token)) as SimulateResponse | undefined,
+    async (_progress, token) => simulate(args, token),
   );
   if (!response || typeof response !== "object") {
     return undefined;

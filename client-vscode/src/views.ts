@@ -1,9 +1,14 @@
 // Read-only live documents for the proc after a step (`exo-proc:`) and its C (`exo-c:`).
 import * as vscode from "vscode";
-import { CScheme, Methods, ProcScheme, StepInfo, StepsResult, ViewTextResult } from "./protocol";
+import type { RequestParam, RequestType } from "vscode-languageclient";
+import { CScheme, ProcScheme, Requests, StepInfo } from "./protocol";
 
-/** Sends a request to the running server; rejects when there is none. */
-export type Requester = <R>(method: string, params: unknown, token?: vscode.CancellationToken) => Promise<R>;
+/** Sends a request (one of protocol.ts's typed ones) to the running server; rejects when there is none. */
+export type Requester = <P, R>(
+  type: RequestType<P, R, void>,
+  params: RequestParam<P>,
+  token?: vscode.CancellationToken,
+) => Promise<R>;
 
 export interface ViewTarget {
   scheme: typeof ProcScheme | typeof CScheme;
@@ -60,7 +65,7 @@ export class ViewProvider implements vscode.TextDocumentContentProvider, vscode.
 
   async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
     try {
-      const result = await this.request<ViewTextResult>(Methods.viewText, { uri: wireUri(uri) }, token);
+      const result = await this.request(Requests.viewText, { uri: wireUri(uri) }, token);
       return result?.text ?? "";
     } catch (e) {
       const comment = uri.scheme === CScheme ? "//" : "#";
@@ -99,7 +104,7 @@ export function errorText(e: unknown): string {
 
 /** The top-level steps of the script's last run (steps run inside helpers left out). */
 export async function fetchSteps(request: Requester, script: vscode.Uri): Promise<StepInfo[]> {
-  const result = await request<StepsResult>(Methods.steps, { uri: script.toString() });
+  const result = await request(Requests.steps, { uri: script.toString() });
   return Array.isArray(result?.steps) ? result.steps.filter((s) => s.parent === null || s.parent === undefined) : [];
 }
 

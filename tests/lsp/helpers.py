@@ -1,23 +1,36 @@
-"""Shared pieces of the end-to-end tests: a pytest-lsp client that records our custom
-notifications, and helpers to open a script and wait for its run to finish."""
+"""Shared pieces of the end-to-end tests: the test client and the editors it impersonates
+(the `client` fixture is in conftest.py), helpers to open a script and wait for its run."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
 import sys
 from typing import Any
 
+import pytest
 from lsprotocol import types as lsp
+from lsprotocol.converters import get_converter
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import make_test_lsp_client
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 FINAL_STATES = {"ok", "errors", "crashed", "untrusted"}
+CAPABILITIES = pathlib.Path(__file__).parent / "capabilities"
+EDITORS = {"vscode": CAPABILITIES / "vscode.json", "neovim": CAPABILITIES / "neovim-0.11.json"}
+DEFAULT_INIT_OPTIONS = {"trusted": True, "debounceMs": 50}
+# what each editor's client sends on top: our VS Code extension reads views as virtual documents
+EDITOR_INIT_OPTIONS = {"vscode": {"virtualDocuments": True}, "neovim": {}}
+
+# A test or module that runs as VS Code only (the `client` fixture's indirect parametrisation).
+VSCODE_ONLY = pytest.mark.parametrize("client", ["vscode"], indirect=True)
+NEOVIM_ONLY = pytest.mark.parametrize("client", ["neovim"], indirect=True)
 
 
 def make_client() -> LanguageClient:
+    """pytest-lsp's client, also recording our custom notifications (as plain dicts)."""
     client = make_test_lsp_client()
     client.run_status = []  # type: ignore[attr-defined]
     client.views_changed = []  # type: ignore[attr-defined]
@@ -30,22 +43,47 @@ def make_client() -> LanguageClient:
     def on_views(ls, params):
         ls.views_changed.append(_plain(params))
 
+    # Both editors declare refreshSupport for these, so the server sends them after each run.
+    client.refreshes = []  # type: ignore[attr-defined]
+    for method in (lsp.WORKSPACE_INLAY_HINT_REFRESH, lsp.WORKSPACE_SEMANTIC_TOKENS_REFRESH, lsp.WORKSPACE_CODE_LENS_REFRESH):
+        client.feature(method)(_recorder(method))
+
     return client
 
 
+def _recorder(method: str):
+    def on_refresh(ls, params):
+        ls.refreshes.append(method)
+
+    return on_refresh
+
+
 def server_config(**env: str) -> ClientServerConfig:
+    """`python -m exo_lsp serve` over stdio, with `env` added to the server's environment."""
     return ClientServerConfig(
-        server_command=[sys.executable, "-m", "exo_lsp", "serve"],
-        client_factory=make_client,
-        server_env=env or None,
+        server_command=[sys.executable, "-m", "exo_lsp", "serve"], client_factory=make_client, server_env=env or None
     )
 
 
-def init_params(capabilities: lsp.ClientCapabilities | None = None, **options: Any) -> lsp.InitializeParams:
+def editor_json(editor: str, without: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The editor's ``{"clientInfo", "capabilities"}`` with the `without` paths removed."""
+    data = json.loads(EDITORS[editor].read_text(encoding="utf-8"))
+    for path in without:
+        *parents, leaf = path.split(".")
+        node = data["capabilities"]
+        for key in parents:
+            node = node[key]
+        del node[leaf]  # a KeyError: the path is not in the capabilities
+    return data
+
+
+def initialize_params(editor: str, init_options: dict[str, Any] | None = None, without: tuple[str, ...] = ()) -> lsp.InitializeParams:
+    data = editor_json(editor, tuple(without))
+    converter = get_converter()
     return lsp.InitializeParams(
-        capabilities=capabilities or lsp.ClientCapabilities(),
-        # as our VS Code extension does: it reads views as virtual documents
-        initialization_options={"trusted": True, "debounceMs": 50, "virtualDocuments": True, **options},
+        capabilities=converter.structure(data["capabilities"], lsp.ClientCapabilities),
+        client_info=converter.structure(data["clientInfo"], lsp.ClientInfo),
+        initialization_options={**DEFAULT_INIT_OPTIONS, **EDITOR_INIT_OPTIONS[editor], **(init_options or {})},
     )
 
 
@@ -105,11 +143,3 @@ def close_script(client: LanguageClient, uri: str) -> None:
 def rng(d: lsp.Diagnostic) -> tuple[int, int, int, int]:
     r = d.range
     return (r.start.line, r.start.character, r.end.line, r.end.character)
-
-
-def editor_capabilities() -> lsp.ClientCapabilities:
-    """What VS Code-like clients declare for the features the tests look at."""
-    return lsp.ClientCapabilities(
-        text_document=lsp.TextDocumentClientCapabilities(inlay_hint=lsp.InlayHintClientCapabilities()),
-        workspace=lsp.WorkspaceClientCapabilities(workspace_edit=lsp.WorkspaceEditClientCapabilities(document_changes=True)),
-    )

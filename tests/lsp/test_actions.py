@@ -6,24 +6,18 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, editor_capabilities, change_script, close_script, init_params, open_script, server_config
+from .helpers import EXAMPLES, change_script, close_script, open_script
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.lsp_session(init_options={"actionBudgetMs": 0}),  # no time budget: every candidate is validated before the answer
+]
 
 CONV1D = EXAMPLES / "conv1d.py"
 MATMUL = EXAMPLES / "matmul.py"
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    # no time budget: every candidate is validated before the answer
-    await lsp_client.initialize_session(init_params(editor_capabilities(), actionBudgetMs=0))
-    yield
-    await lsp_client.shutdown_session()
 
 
 def lines_of(path: pathlib.Path) -> list[str]:

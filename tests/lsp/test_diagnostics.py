@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, close_script, init_params, open_script, rng, server_config
+from .helpers import EXAMPLES, VSCODE_ONLY, close_script, open_script, rng
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params())
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.mark.parametrize("name", ["conv1d.py", "matmul.py", "conv1d_variants.py"])
@@ -64,6 +56,7 @@ async def test_broken_examples(client: LanguageClient, name: str):
     close_script(client, uri)
 
 
+@VSCODE_ONLY  # elsewhere the view is a file: test_other_editors.py
 async def test_pattern_miss_points_at_the_proc_view(client: LanguageClient):
     uri, _ = await open_script(client, EXAMPLES / "broken" / "pattern_no_match.py")
     [d] = client.diagnostics[uri]

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, change_script, close_script, init_params, open_script, rng, server_config
+from .helpers import EXAMPLES, VSCODE_ONLY, change_script, close_script, open_script, rng
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    VSCODE_ONLY,  # nothing here depends on what differs between the editors: one run keeps the suite short
+    pytest.mark.lsp_session(init_options={"timeoutSeconds": 4, "memoryMb": 4096}),
+]
 
 HEADER = "from __future__ import annotations\nfrom exo import proc\nfrom exo.stdlib.scheduling import *\n\n"
 
@@ -26,13 +29,6 @@ HOSTILE = {
     "huge_alloc": ("block = bytearray(20 * 2**30)\n", 4, "ran out of memory"),
     "recursion": ("def down(n):\n    return down(n + 1)\n\ndown(0)\n", 5, "RecursionError: maximum recursion depth exceeded"),
 }
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params(timeoutSeconds=4, memoryMb=4096))
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, close_script, init_params, open_script, server_config
+from .helpers import EXAMPLES, VSCODE_ONLY, close_script, open_script
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params())  # declares no inlay hint support
-    yield
-    await lsp_client.shutdown_session()
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    VSCODE_ONLY,  # nothing here depends on what differs between the editors: one run keeps the suite short
+    pytest.mark.lsp_session(without=["textDocument.inlayHint", "workspace.inlayHint"]),  # declares no inlay hint support
+]
 
 
 async def test_step_previews_become_code_lenses(client: LanguageClient):

@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, ROOT, change_script, editor_capabilities, init_params, open_script, server_config
+from .helpers import EXAMPLES, NEOVIM_ONLY, ROOT, VSCODE_ONLY, change_script, open_script
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CONV1D = EXAMPLES / "conv1d.py"
 MARK = "# ◀"
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params(editor_capabilities()))
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -393,6 +385,7 @@ async def test_cursor_variable_and_navigation(client, scratch):
     assert h.contents.value.startswith("**block of 1 statement**")
 
 
+@VSCODE_ONLY  # UTF-16 columns: the encoding VS Code uses (Neovim is offered utf-8: test_utf8_columns)
 async def test_utf16_columns(client, scratch):
     # `p = ("é😀", ` is 11 characters but 12 UTF-16 code units
     h = await hover(client, scratch, 17, 30)
@@ -404,6 +397,19 @@ async def test_utf16_columns(client, scratch):
     assert [(k, c, n) for k, _, c, n in await tokens(client, scratch, 17)][:2] == [("keyword", 28, 3), ("parameter", 32, 1)]
 
 
+@NEOVIM_ONLY
+async def test_utf8_columns(client, scratch):
+    # test_utf16_columns in the encoding the server chose for Neovim: `p = ("é😀", ` is
+    # 12 UTF-16 code units but 15 UTF-8 bytes
+    h = await hover(client, scratch, 17, 33)
+    assert h is not None and rng(h.range) == (17, 30, 17, 44)
+    assert marked(h) == ["for i in seq(0, 16):  # ◀ selected"]
+    h = await hover(client, scratch, 17, 17)  # divide_loop, after the emoji
+    assert h is not None and rng(h.range) == (17, 15, 17, 26)
+    assert (await inlay(client, scratch))[17] == (76, "→ for i in seq(0, 16)")
+    assert [(k, c, n) for k, _, c, n in await tokens(client, scratch, 17)][:2] == [("keyword", 31, 3), ("parameter", 35, 1)]
+
+
 async def test_failed_step_shows_its_marker(client, scratch):
     hints = await inlay(client, scratch)
     assert hints[18] == (64, "✗ divide_loop: cannot perfectly divide '4' by 3")
@@ -413,6 +419,7 @@ async def test_failed_step_shows_its_marker(client, scratch):
     assert marked(h) == ["for ii in seq(0, 4):  # ◀ selected"]
 
 
+@VSCODE_ONLY  # UTF-16 columns on the line with the emoji
 async def test_works_on_unsaved_edits(client, scratch):
     edited = "# a new first line\n" + SCRATCH.replace('"for i in _:_", 4', '"for i in _:_", 8')
     status = await change_script(client, scratch, edited, 2)

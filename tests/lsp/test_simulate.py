@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 from exo_lsp_protocol import messages as m
 
-from .helpers import EXAMPLES, close_script, open_script, server_config
+from .helpers import EXAMPLES, VSCODE_ONLY, close_script, open_script
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(
-        lsp.InitializeParams(
-            capabilities=lsp.ClientCapabilities(window=lsp.WindowClientCapabilities(work_done_progress=True)),
-            initialization_options={"trusted": True, "debounceMs": 50},
-        )
-    )
-    yield
-    await lsp_client.shutdown_session()
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    VSCODE_ONLY,  # both editors declare workDoneProgress, nothing else here differs: one run keeps the suite short
+]
 
 
 async def simulate(client: LanguageClient, **args) -> m.SimulateResponse:

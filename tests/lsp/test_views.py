@@ -12,26 +12,18 @@ from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
-import pytest_lsp
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInternalError
 from pytest_lsp import LanguageClient
 
 from exo_lsp.worker.exo import printing, procs
 
-from .helpers import EXAMPLES, _plain, change_script, close_script, init_params, open_script, server_config
+from .helpers import EXAMPLES, _plain, change_script, close_script, open_script
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CONV1D = EXAMPLES / "conv1d.py"
 CONV1D_PATH = str(CONV1D.resolve())
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params())
-    yield
-    await lsp_client.shutdown_session()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 // workspace: activation gate, status bar, views, steps at cursor, diff, simulate, restart, errors.
 import * as fs from "node:fs";
 import * as vscode from "vscode";
+import { RequestType } from "vscode-languageclient";
 import type { SimulateResponse } from "../../src/protocol";
 import {
   assert,
@@ -16,6 +17,9 @@ import {
   waitFor,
   workspaceFile,
 } from "../harness";
+
+/** The stub server's own request (tests/vscode/stub): what it was told. */
+const StubState = new RequestType<Record<string, never>, { trusted: boolean }, void>("exo/stub/state");
 
 let script: vscode.TextEditor;
 
@@ -51,7 +55,7 @@ test("opening conv1d.py starts the server", async () => {
 
 test("the server was told the workspace is trusted", async () => {
   const api = await exoApi();
-  const s = await api.request<{ trusted: boolean }>("exo/stub/state", {});
+  const s = await api.request(StubState, {});
   assert.equal(s.trusted, true);
 });
 

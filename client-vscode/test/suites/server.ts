@@ -1,6 +1,7 @@
 // The extension with the real server on examples/conv1d.py in a trusted workspace.
 // Tests under featureTest() wait for a server feature and run only when $EXO_E2E_FEATURES lists it.
 import * as vscode from "vscode";
+import { Requests } from "../../src/protocol";
 import { assert, exoApi, featureTest, lineOf, openScript, putCursor, test, waitFor } from "../harness";
 
 let script: vscode.TextEditor;
@@ -27,10 +28,7 @@ test("the status bar shows the run state of conv1d.py", async () => {
 
 featureTest("steps", "exo/steps lists the schedule with script lines", async () => {
   const api = await exoApi();
-  const { steps } = await api.request<{ steps: { index: number; line: number; op: string; proc: string; ok: boolean }[] }>(
-    "exo/steps",
-    { uri: script.document.uri.toString() },
-  );
+  const { steps } = await api.request(Requests.steps, { uri: script.document.uri.toString() });
   assert.ok(steps.length >= 30, `${steps.length} steps`);
   const divide = steps.find((s) => s.op === "divide_loop");
   assert.equal(divide?.line, lineOf(script.document, 'divide_loop(p, "for i in _:_"'));

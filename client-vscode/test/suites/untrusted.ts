@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { Requests } from "../../src/protocol";
 import { assert, exoApi, openScript, test, waitFor, workspaceFile } from "../harness";
 
 test("the workspace is untrusted", () => {
@@ -29,6 +30,6 @@ test("the server is told trusted=false: no steps, run state untrusted", async ()
   );
   assert.equal(status.state, "untrusted");
   assert.match(api.statusBar().text, /Exo: untrusted/);
-  const steps = await api.request<{ steps: unknown[] }>("exo/steps", { uri: script.uri.toString() });
+  const steps = await api.request(Requests.steps, { uri: script.uri.toString() });
   assert.deepEqual(steps.steps, []);
 });
