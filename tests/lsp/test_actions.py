@@ -50,9 +50,25 @@ def col(text: str, needle: str) -> int:
     return text.index(needle) + 1
 
 
+def document_edits(action: lsp.CodeAction) -> list[lsp.TextDocumentEdit]:
+    """The action's edits per document, as `documentChanges` (VS Code declares them) or from
+    plain `changes` (Neovim does not: the server must not send documentChanges to it)."""
+    edit = action.edit
+    if edit.document_changes is not None:
+        assert edit.changes is None
+        return list(edit.document_changes)
+    return [lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), edits=edits)
+            for uri, edits in edit.changes.items()]
+
+
+def edit_form_matches(client: LanguageClient, action: lsp.CodeAction) -> bool:
+    declared = client.editor == "vscode"  # capabilities/*.json: only VS Code declares documentChanges
+    return (action.edit.document_changes is not None) == declared and (action.edit.changes is not None) != declared
+
+
 def apply_edit(text: str, action: lsp.CodeAction) -> tuple[str, int]:
     """The text with the action's edit applied, and the 0-based line it inserted."""
-    [change] = action.edit.document_changes
+    [change] = document_edits(action)
     [edit] = change.edits
     lines = text.splitlines(keepends=True)
     at = edit.range.start.line
@@ -82,6 +98,7 @@ async def check_every_action(client, path: pathlib.Path, text: str, uri: str, ac
         preview = await resolve(client, a)
         assert preview["before"] != preview["after"], a.title
         assert preview["diff"].startswith("---"), a.title
+        assert edit_form_matches(client, a), a.edit
         new_text, at = apply_edit(text, a)
         assert new_text.splitlines()[at].strip() == a.data["line"]
         version += 1
@@ -188,7 +205,7 @@ async def test_conv1d_algorithm_statement_and_proc_view(client: LanguageClient):
     actions = await actions_at(client, uri, y_line, 22)
     got = calls(actions)
     end = max(i for i, line in enumerate(lines_of(CONV1D)) if line.startswith("p = "))  # the last step
-    assert {a.edit.document_changes[0].edits[0].range.start.line for a in actions} == {end + 1}, calls(actions)
+    assert {document_edits(a)[0].edits[0].range.start.line for a in actions} == {end + 1}, calls(actions)
     assert 'set_memory(p, "y : _", DRAM_INTERLEAVED)' in got  # every memory class in scope but its own
     assert 'set_memory(p, "y : _", DRAM_STATIC)' not in got  # it is there already
     assert 'lift_alloc(p, "y : _")' in got
@@ -200,8 +217,8 @@ async def test_conv1d_algorithm_statement_and_proc_view(client: LanguageClient):
     in_view = await actions_at(client, view_uri, c_line, 10)
     assert in_view
     simplify_line = line_no(CONV1D, "p = simplify(p)")
-    assert all(a.edit.document_changes[0].edits[0].range.start.line == simplify_line + 1 for a in in_view)
-    assert all(a.edit.document_changes[0].text_document.uri == uri for a in in_view)
+    assert all(document_edits(a)[0].edits[0].range.start.line == simplify_line + 1 for a in in_view)
+    assert all(document_edits(a)[0].text_document.uri == uri for a in in_view)
     view_calls = calls(in_view)
     assert 'unroll_loop(p, "for c in _:_")' in view_calls
     assert 'reorder_loops(p, "c r")' in view_calls
@@ -243,7 +260,7 @@ async def test_matmul_places(client: LanguageClient):
     ]
     assert 'stage_mem(p, "C[_] += _ #1", "B[k, 4 * jo + 1]", "B_tile")' in calls(algo)
     last = line_no(MATMUL, "p = simplify(p)")
-    assert {a.edit.document_changes[0].edits[0].range.start.line for a in algo} == {last + 1}
+    assert {document_edits(a)[0].edits[0].range.start.line for a in algo} == {last + 1}
     close_script(client, uri)
     short = prefix(MATMUL, at_ii_jo)
     uri, _ = await open_script(client, MATMUL, short)

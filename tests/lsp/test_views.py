@@ -18,7 +18,7 @@ from pytest_lsp import LanguageClient
 
 from exo_lsp.worker.exo import printing, procs
 
-from .helpers import EXAMPLES, _plain, change_script, close_script, open_script
+from .helpers import EXAMPLES, VSCODE_ONLY, _plain, change_script, close_script, open_script
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -186,6 +186,9 @@ async def test_proc_statement_goes_to_algorithm_and_schedule_lines(client, conv1
                 steps[i]["op"] for i in range(47)}
 
 
+# definitions from a view into a view are view URIs for VS Code; other editors get view
+# files (tested in test_other_editors.py)
+@VSCODE_ONLY
 async def test_every_c_line_of_a_statement_goes_to_its_proc_statement(client, conv1d, snapshots):
     _, steps = conv1d
     final = snapshots[steps[-1]["line"]]
