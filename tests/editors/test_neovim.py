@@ -3,7 +3,7 @@ server: diagnostics, hover, definition, inlay hints, code lenses, compile & simu
 code action, as Neovim itself sees them (byte columns, converted with the negotiated
 position encoding). One scenario run (tests/editors/neovim_scenario.lua) feeds every test.
 
-Some tests state what the server must do for editors other than VS Code and fails today:
+What editors other than VS Code need from the server is checked here as Neovim sees it:
 columns in the encoding it negotiates, server-side view commands (`exo.showProc` writes the
 view as a read-only file under the user cache dir and opens it with window/showDocument),
 views reachable as files, simulate's report opened as a document with a summary message.
@@ -118,7 +118,7 @@ def test_pattern_miss_is_reported_on_its_line(nvim, ws):
 
 
 def test_pattern_miss_range_after_non_ascii_text(nvim, ws):
-    """FAILS TODAY: the server negotiates utf-8 with Neovim but sends UTF-16 columns."""
+    """Columns in UTF-8, the encoding negotiated with Neovim (UTF-16 columns were sent once)."""
     [d] = nvim.section("broken")["diagnostics"]
     line = ws.line_of(ws.broken, "for q in _:_")
     start, end = span(ws.lines(ws.broken)[line], '"for q in _:_"')
@@ -126,7 +126,7 @@ def test_pattern_miss_range_after_non_ascii_text(nvim, ws):
 
 
 def test_related_proc_view_is_reachable(nvim):
-    """FAILS TODAY: related information points at an `exo-proc:` URI Neovim cannot open."""
+    """Related information points at a view file Neovim can open (not an `exo-proc:` URI)."""
     related = nvim.section("related")
     assert related, "the pattern miss relates the proc at that step"
     for r in related:
@@ -159,7 +159,7 @@ def test_hover_on_pattern(nvim, ws, plan):
 
 
 def test_hover_on_pattern_after_non_ascii_text(nvim, ws, plan):
-    """FAILS TODAY: utf-8 negotiated, UTF-16 read: the position lands past the string."""
+    """A position after non-ASCII text is read as UTF-8 (read as UTF-16 it landed past the string)."""
     _hover_check(nvim, ws, "after_non_ascii", plan["j_line"], "for j in _:_", "for j in seq(0, 16):")
 
 
@@ -171,7 +171,7 @@ def test_definition_of_pattern(nvim, ws):
 
 
 def test_definition_of_pattern_after_non_ascii_text(nvim, ws):
-    """FAILS TODAY: as for hover."""
+    """As for hover."""
     d = nvim.section("definition")["after_non_ascii"]
     assert d["moved"], d
     assert (d["line"], d["col"]) == (ws.line_of(ws.conv1d, "for j in seq(0, 16):"), 8)
@@ -194,7 +194,7 @@ def test_inlay_hints_preview_steps(nvim, ws, plan):
 
 
 def test_inlay_hint_after_non_ascii_text_is_at_the_end_of_the_call(nvim, ws, plan):
-    """FAILS TODAY: the hint's UTF-16 column is read as a byte column (5 bytes short)."""
+    """The hint sits at the call's end in UTF-8 bytes (a UTF-16 column was 5 bytes short)."""
     line = plan["j_line"]
     assert _hint_at(nvim, line) == [
         {"line": line, "col": len(ws.lines(ws.conv1d)[line].encode()), "label": "→ for j in seq(0, 16)"}
@@ -213,7 +213,7 @@ def test_code_lenses_on_the_algorithm(nvim, ws, plan):
 
 
 def test_running_a_code_lens_opens_the_proc_as_a_read_only_file(nvim, ws, plan):
-    """FAILS TODAY: `exo.showProc` is a VS Code command, not in executeCommandProvider."""
+    """`exo.showProc` is a server command (it was a VS Code client command only)."""
     commands = nvim.section("noop")["commands"]
     assert "exo.showProc" in commands, f"the server's commands: {commands}"
     got = nvim.section("run_lens")
@@ -246,7 +246,7 @@ def test_compile_and_simulate_command_runs(nvim):
 
 
 def test_compile_and_simulate_opens_its_report(nvim, ws):
-    """FAILS TODAY: the report is only the command's result, which Neovim discards."""
+    """The report opens as a file (the command's result alone is discarded by Neovim)."""
     got = nvim.section("simulate")
     reports = [d for d in got["documents"] if d.get("path", "").endswith(".md")]
     assert reports, f"no Markdown report opened with window/showDocument: {got['documents']}"

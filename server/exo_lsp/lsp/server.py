@@ -25,7 +25,7 @@ from ..shared.positions import use_encoding
 from .dispatch import Dispatcher
 from .settings import InitOptions, read_options
 from .view_files import ViewFiles
-from .features.show import document_uri
+from .features.show import document_uri, refresh_view_files
 from .worker_client import Engine, Settings
 from ..shared.trace import Problem, Trace
 
@@ -111,6 +111,7 @@ class ExoLanguageServer(LanguageServer):
             return None
         if trace is None:
             return None  # superseded by a newer version
+        await refresh_view_files(self, uri, trace)  # before the diagnostics that point at them
         self.publish(uri, trace)
         for listener in self.run_listeners:
             try:

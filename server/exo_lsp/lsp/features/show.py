@@ -9,7 +9,6 @@ opened with ``window/showDocument`` where the client supports it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -38,14 +37,12 @@ def client_can(ls, *path: str) -> bool:
 
 def document_uri(ls, path_or_view: str) -> str:
     """Where a location the worker named can be opened by this client: a view URI as it is
-    for VS Code, its file otherwise (written right after; see ``refresh_files``)."""
+    for VS Code, its file otherwise (``refresh_view_files`` wrote it before publishing)."""
     from ..server import path_to_uri
 
     if not path_or_view.startswith(("exo-proc:", "exo-c:")) or ls.options.virtual_documents:
         return path_to_uri(path_or_view)
-    path = ls.view_files.file_for(path_or_view)
-    ls.view_files.by_view.setdefault(path_or_view, path)  # to be written after the run
-    return path.as_uri()
+    return ls.view_files.file_for(path_or_view).as_uri()
 
 
 async def openable_uri(ls, uri: str) -> str:
@@ -104,13 +101,18 @@ async def show_document(ls, uri: str) -> bool:
     return bool(got and got.success)
 
 
-async def refresh_files(ls, script_uri: str) -> None:
-    """After a run: rewrite the script's view files, so open ones stay current and those
-    that diagnostics point at exist."""
+async def refresh_view_files(ls, script_uri: str, trace) -> None:
+    """After a run, before its diagnostics: write the view files they point at and rewrite
+    the script's other view files, so open ones stay current."""
     from ..server import uri_to_path
 
-    path = uri_to_path(script_uri)
-    for target in ls.view_files.written_for(path):
+    if ls.options.virtual_documents:
+        return
+    for p in trace.problems:
+        for r in p.related:
+            if r.location.path.startswith(("exo-proc:", "exo-c:")):
+                ls.view_files.by_view.setdefault(r.location.path, ls.view_files.file_for(r.location.path))
+    for target in ls.view_files.written_for(uri_to_path(script_uri)):
         if target.startswith("exo-diff:"):
             continue
         try:
@@ -120,7 +122,7 @@ async def refresh_files(ls, script_uri: str) -> None:
 
 
 def register(server) -> None:
-    from ..server import params_as, uri_to_path
+    from ..server import params_as
 
     def command(name: str):
         @server.command(name)
@@ -132,10 +134,4 @@ def register(server) -> None:
 
     for name in COMMANDS:
         command(name)
-
-    def after_run(ls, uri: str, trace) -> None:
-        if not ls.options.virtual_documents and ls.view_files.written_for(uri_to_path(uri)):
-            asyncio.get_running_loop().create_task(refresh_files(ls, uri))
-
-    server.run_listeners.append(after_run)
 
