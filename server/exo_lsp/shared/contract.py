@@ -166,6 +166,7 @@ class ActionInfo(msgspec.Struct):
     rank: int
     ms: float  # time its validation took (0 when cached)
     note: str = ""
+    checked: bool = True  # False: not validated within the budget (validated when chosen)
 
 
 class ActionList(msgspec.Struct):

@@ -227,6 +227,12 @@ async def compute_actions(ls, uri: str, pos: Position) -> list[lsp.CodeAction]:
             return []
         vars_ = {str(step_index): vars_[str(step_index)]}
     params = ActionsParams(step=step_index, handle=handle, place=place, vars=vars_, budget_ms=_budget(ls))
+    # The same request on the same version gets the same menu: the first answer is kept
+    # (what it could not validate in time is offered unchecked and validated when chosen).
+    cache_key = (uri, version, msgspec.json.encode(params))
+    cached = _answers.get(cache_key)
+    if cached is not None:
+        return cached
     path = uri_to_path(script_uri)
     try:
         result = await ls.engine.query(path, params)
@@ -239,7 +245,14 @@ async def compute_actions(ls, uri: str, pos: Position) -> list[lsp.CodeAction]:
     if step_key not in eligible:
         return []
     var, ins = eligible[step_key]
-    return [_code_action(ls, script_uri, version, result, a, ins) for a in result.actions]
+    answer = [_code_action(ls, script_uri, version, result, a, ins) for a in result.actions]
+    if len(_answers) >= 256:
+        _answers.pop(next(iter(_answers)))
+    _answers[cache_key] = answer
+    return answer
+
+
+_answers: dict[tuple, list[lsp.CodeAction]] = {}  # (document, version, request) -> the menu given
 
 
 def workspace_edit(ls, uri: str, version, edits: list[lsp.TextEdit]) -> lsp.WorkspaceEdit:
@@ -274,6 +287,7 @@ def _code_action(ls, script_uri: str, version, result: ActionList, a: ActionInfo
             "title": a.title,
             "line": new_line.strip(),
             "note": a.note,
+            "checked": a.checked,
         },
     )
 
@@ -314,6 +328,12 @@ async def resolve_action(ls, action: lsp.CodeAction) -> lsp.CodeAction:
         preview = await ls.engine.query(uri_to_path(data["uri"]), params)
     except Exception as exc:
         log.warning("preview failed: %s", exc)
+        if data.get("checked") is False and "does not apply" in str(exc):
+            # offered before it was validated, and it turned out not to apply: nothing to do
+            reason = str(exc).split("ValueError: ", 1)[-1]
+            action.edit = None
+            action.disabled = lsp.CodeActionDisabled(reason=reason)
+            ls.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=f"Exo: {reason}"))
         return action
     action.data = {**data, "preview": msgspec.to_builtins(preview)}
     return action

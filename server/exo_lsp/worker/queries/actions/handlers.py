@@ -32,6 +32,7 @@ def list_actions(tracer, path: str, params: ActionsParams) -> ActionList:
     order = sorted(range(len(cands)), key=lambda i: (cands[i].cost, cands[i].rank, i))
     results: dict[int, Outcome] = {}
     pending = 0
+    unchecked: set[int] = set()  # offered all the same, so the menu is the same however long validation takes
     extra: list[Candidate] = []
     for i in order:
         c = cands[i]
@@ -43,6 +44,7 @@ def list_actions(tracer, path: str, params: ActionsParams) -> ActionList:
         over = budget is not None and (time.perf_counter() - t0) * 1000 + expected_ms(c.group) > budget
         if over and CACHE.get(key) is None:
             pending += 1
+            unchecked.add(i)
             continue
         o = validate(c, p, handle, scope, base_text)
         results[i] = o
@@ -71,6 +73,7 @@ def list_actions(tracer, path: str, params: ActionsParams) -> ActionList:
         over = budget is not None and (time.perf_counter() - t0) * 1000 + expected_ms(c.group) > budget
         if over and CACHE.get((handle, var, c.call, tuple(c.after))) is None:
             pending += 1
+            unchecked.add(len(cands) - 1)
             continue
         results[len(cands) - 1] = validate(c, p, handle, scope, base_text)
     actions = []
@@ -78,7 +81,7 @@ def list_actions(tracer, path: str, params: ActionsParams) -> ActionList:
     for i in sorted(range(len(cands)), key=lambda i: cands[i].rank):
         c = cands[i]
         o = results.get(i)
-        if o is None or not o.ok or c.call in offered:
+        if (o is None and i not in unchecked) or (o is not None and not o.ok) or c.call in offered:
             continue
         offered.add(c.call)
         actions.append(
@@ -89,8 +92,9 @@ def list_actions(tracer, path: str, params: ActionsParams) -> ActionList:
                 group=c.group,
                 call=c.call,
                 rank=c.rank,
-                ms=round(o.ms, 2),
+                ms=round(o.ms, 2) if o is not None else 0.0,
                 note=c.note,
+                checked=o is not None,
             )
         )
     actions.sort(key=lambda a: (KIND_ORDER[KINDS[a.group]], a.rank))  # grouped by kind, best first
