@@ -25,8 +25,8 @@ def main(argv=None) -> int:
     from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV32, Uc
 
     from exo_lsp.rvm.harness import make_harness
-    from exo_lsp.rvm.sim import machine_for
-    from exo_lsp.rvm.simulate import compile_and_simulate
+    from exo_lsp.rvm.emulator import machine_for
+    from exo_lsp.rvm.evaluate import compile_and_simulate
     from exo_lsp.rvm.timing import DEFAULT_TIMING
     from exo_lsp.rvm.toolchain import MEMORY_MAP, build_elf
 

@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     ap.add_argument("--install-gcc", action="store_true", help="apt-get the gcc profile first")
     args = ap.parse_args(argv)
     from exo_lsp.rvm import toolchain as TC
-    from exo_lsp.rvm.simulate import compile_and_simulate
+    from exo_lsp.rvm.evaluate import compile_and_simulate
 
     if args.install_gcc:
         TC.install_gcc()

@@ -9,7 +9,7 @@ IC=4 input channels, N=16 samples, OC=16 output channels, kernel width W=4, int3
   own accumulator register, so the CPU packs each input tile once for four MACs (~16x).
 
 Compile & simulate them with ``benchmarks/rvm_table.py`` or
-``exo_lsp.rvm.simulate.compile_and_simulate(variant, conv1d)``.
+``exo_lsp.rvm.evaluate.compile_and_simulate(variant, conv1d)``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 
 from exo_lsp.rvm.harness import make_harness
-from exo_lsp.rvm.sim import machine_for
+from exo_lsp.rvm.emulator import machine_for
 from exo_lsp.rvm.timing import timing_from
 from exo_lsp.rvm.toolchain import build_elf
 

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 from exo import DRAM, instr, proc
 
-from exo_lsp.rvm import simulate as S
+from exo_lsp.rvm import evaluate as S
 from exo_lsp.rvm import toolchain as TC
 from exo_lsp_protocol.simulate import SimulationResult
 

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from exo import proc
 
-from exo_lsp.rvm.sim import SimulationError
+from exo_lsp.rvm.emulator import SimulationError
 from exo_lsp.rvm.timing import DEFAULT_TIMING
 
 from rvm_helpers import line_of, run_c, words

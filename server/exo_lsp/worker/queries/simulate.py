@@ -31,7 +31,7 @@ def c_line_statements(tracer, handle: int) -> dict[int, str]:
 
 @handles(SimulateParams)
 def simulate(tracer, path: str, params: SimulateParams) -> SimulateResult:
-    from ...rvm.simulate import compile_and_simulate, render_report
+    from ...rvm.evaluate import compile_and_simulate, render_report
 
     handle = params.handle
     proc = tracer.registry.get(handle)

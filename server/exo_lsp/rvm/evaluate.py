@@ -27,7 +27,7 @@ from exo_lsp_protocol.simulate import (
 from ..worker.exo import procs
 from .harness import Harness, HarnessError, make_harness
 from .isa import reset_rvm_state
-from .sim import DEFAULT_BUDGET, RawRun, SimulationError, machine_for
+from .emulator import DEFAULT_BUDGET, RawRun, SimulationError, machine_for
 from .timing import TimingModel, timing_from
 from .toolchain import KERNEL_FILE, CompileError, CompilerNotFound, ToolchainError, build_elf, get_profile
 
