@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURE_MODULES = ["views", "resolve", "actions", "simulate"]
+FEATURE_MODULES = ["views", "resolve", "actions", "simulate", "writing"]
 
 
 def register_all(server) -> None:

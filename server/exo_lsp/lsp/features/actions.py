@@ -320,6 +320,7 @@ def register(server) -> None:
     @server.dispatcher.handle(
         lsp.TEXT_DOCUMENT_CODE_ACTION,
         lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.RefactorRewrite], resolve_provider=True),
+        join_lists=True,
     )
     async def on_code_action(ls, params: lsp.CodeActionParams):
         if not ls.trusted:

@@ -538,8 +538,12 @@ def register(server) -> None:
             tooltip = None
             if s is not None and not s.ok and s.error:
                 tooltip = s.error
-            elif s is not None and s.targets:
-                tooltip = "\n".join(t.text for t in s.targets)
+            elif s is not None and (s.targets or s.index in got.produced):
+                # what it selected, then what it produced (created nodes and the diff)
+                parts = ["selected: " + "; ".join(t.text for t in s.targets[:4])] if s.targets else []
+                if s.index in got.produced:
+                    parts.append(got.produced[s.index])
+                tooltip = "\n\n".join(parts)
             hints.append(
                 lsp.InlayHint(
                     position=lsp.Position(line=pos.line, character=pos.character),
