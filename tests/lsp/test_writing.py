@@ -340,3 +340,18 @@ async def test_every_step_of_conv1d_has_a_preview(client, conv1d):
             assert label.startswith("→ ") and hints[line].tooltip, (line, label)
     divide = next(line for line, n in step_lines.items() if n.value.func.id == "divide_loop")
     assert "created:\n  loop: for io in seq(0, 4):" in hints[divide].tooltip
+
+
+async def test_signature_help_on_a_line_being_typed_says_what_the_pattern_selects(client, conv1d):
+    full = CONV1D.read_text()
+    lines = full.splitlines()
+    typed = 'p = unroll_loop(p, "for c in _:_'
+    await conv1d.set("\n".join(lines + [typed]))
+    got = await client.text_document_signature_help_async(
+        lsp.SignatureHelpParams(text_document=doc(conv1d.uri), position=lsp.Position(line=len(lines), character=len(typed)))
+    )
+    [sig] = got.signatures
+    assert sig.label.startswith("unroll_loop(") and got.active_parameter == 1
+    assert "**loop** · match #0 of" in sig.documentation.value
+    assert "for c in seq(0, 4):  # ◀ selected" in sig.documentation.value
+    await conv1d.set(full)

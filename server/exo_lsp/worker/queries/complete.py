@@ -339,18 +339,22 @@ def gap_items(pt: Point, rng) -> list[CompletionEntry]:
     lst = None
     for st in cs.statements(pt.proc, None, pt.namespace):
         lst = lst or adapter.proc_listing(pt.proc)
-        nxt = st.path[:-1] + ((st.path[-1][0], st.path[-1][1] + 1),)
-        if nxt not in lst.nodes:
-            continue  # the gap at the end of a body: nothing to split there
         if st.kind == "loop":
             find = f'{var}.find_loop("{st.name}{st.pattern[st.pattern.rindex(" #"):] if " #" in st.pattern else ""}")'
         else:
             find = f'{var}.find("{st.pattern}")'
-        expr = f"{find}.after()"
-        c = cs.cursor_of(pt.proc, st).after()
+        nxt = st.path[:-1] + ((st.path[-1][0], st.path[-1][1] + 1),)
         inside = 0 if len(st.path) > 1 else 1  # fission needs a gap inside a loop or if
-        out.append(_entry(expr, "gap", expr, rng, detail=f"gap after `{st.text}`", doc=_doc(pt, [c]),
-                          sort=f"{inside}{st.line:05d}"))
+        if nxt in lst.nodes:  # between two statements: what fission and friends split at
+            c = cs.cursor_of(pt.proc, st).after()
+            expr = f"{find}.after()"
+            out.append(_entry(expr, "gap", expr, rng, detail=f"gap after `{st.text}`", doc=_doc(pt, [c]),
+                              sort=f"{inside}{st.line:05d}"))
+        if st.path[-1][1] == 0:  # the start of a body (insert_pass, write_config, ...): ranked last
+            c = cs.cursor_of(pt.proc, st).before()
+            expr = f"{find}.before()"
+            out.append(_entry(expr, "gap", expr, rng, detail=f"gap before `{st.text}` (start of its block)",
+                              doc=_doc(pt, [c]), sort=f"2{st.line:05d}"))
     return out
 
 

@@ -11,8 +11,8 @@ from ..exo import adapter
 from ...shared.callsite import call_site
 from ...shared.contract import ParameterEntry, SignatureParams, SignatureResult
 from . import handles
-from .complete import find_point, op_of, param_of, _root_name
-from .resolve import argument_hover
+from .complete import PARAM_KINDS, find_point, op_of, param_of, point_where, _root_name
+from .resolve import argument_hover, kind_phrase, selection_block
 
 # what Exo's argument processors accept, in words
 _ACCEPTS = {
@@ -80,7 +80,7 @@ def signature(tracer, path: str, params: SignatureParams) -> SignatureResult | N
         label, parameters = _parameters(f)
     except (TypeError, ValueError):
         return None
-    name, _ = param_of(f, site)
+    name, proc_kind = param_of(f, site)
     names = [p.label.split("=", 1)[0].lstrip("*") for p in parameters]
     active = names.index(name) if name in names else None
     selects = ""
@@ -88,4 +88,33 @@ def signature(tracer, path: str, params: SignatureParams) -> SignatureResult | N
         got = argument_hover(pt.state, pt.step, name)
         if got:
             selects = got["markdown"]
+    elif pt is not None and site.in_string and site.string_range is not None and proc_kind in PARAM_KINDS:
+        selects = _literal_selects(pt, params.text, site, proc_kind)
     return SignatureResult(label=label, doc=adapter.op_doc(f), parameters=parameters, active=active, selects=selects)
+
+
+def _literal_selects(pt, text: str, site, proc_kind: str) -> str:
+    """On a line that has not run: what the pattern string under the cursor would select in
+    the proc at that point (Exo's own matcher, with the loop/allocation shorthands)."""
+    line, start, end = site.string_range
+    from ...shared.positions import utf16_slice
+
+    pattern = utf16_slice(text.splitlines()[line], start, end)
+    if not pattern.strip():
+        return ""
+    short = {"ForCursorA": "loop", "AllocCursorA": "alloc", "ArgOrAllocCursorA": "alloc"}.get(proc_kind, "")
+    full = adapter.expand_shorthand(pattern, short)
+    try:
+        matches = adapter.pattern_matches(pt.proc, full, pt.namespace)
+    except Exception as exc:  # not a pattern yet (half typed): say so rather than guess
+        return f"`{pattern}` does not parse as a pattern yet: {type(exc).__name__}"
+    if not matches:
+        return f"`{pattern}` matches nothing in {point_where(pt)}"
+    k = adapter.split_selector(full)[1] or 0
+    if k >= len(matches):
+        return f"`{pattern}`: only {len(matches)} match(es) in {point_where(pt)}"
+    c = matches[k]
+    if adapter.cursor_kind(c) == "block" and len(c) == 1:
+        c = c[0]  # the matcher returns statements as one-statement blocks; ops take the statement
+    body, _ = selection_block(pt.proc, [c])
+    return f"**{kind_phrase(c)}** · match #{k} of {len(matches)} — {point_where(pt)}\n\n```python\n{body}\n```"
