@@ -20,7 +20,7 @@ def test_inside_a_pattern_string():
 def test_keyword_and_list_arguments():
     s = call_site(TEXT, 0, 52)  # after `perfect=`
     assert (s.callee, s.arg_index, s.keyword, s.in_string) == ("divide_loop", 4, "perfect", False)
-    s = call_site(TEXT, 0, 37)  # inside "ii" in the list: still the call's 4th argument
+    s = call_site(TEXT, 0, 38)  # inside "ii" in the list: still the call's 4th argument
     assert (s.callee, s.arg_index, s.in_string) == ("divide_loop", 3, True)
 
 
