@@ -355,3 +355,17 @@ async def test_signature_help_on_a_line_being_typed_says_what_the_pattern_select
     assert "**loop** · match #0 of" in sig.documentation.value
     assert "for c in seq(0, 4):  # ◀ selected" in sig.documentation.value
     await conv1d.set(full)
+
+
+async def test_loops_the_op_can_use_rank_first(client, conv1d):
+    full = CONV1D.read_text()
+    lines = full.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("p = remove_loop("))
+    typed = 'p = remove_loop(p, "for '
+    await conv1d.set("\n".join(lines[:at] + [typed]))
+    items = ranked(await complete(client, conv1d.uri, at, len(typed)))
+    # the case study removes `for ioi in _:_ #1` here: its body does not use ioi
+    first = [i.label for i in items if i.sort_text.startswith("00")]
+    assert "for ioi in _:_ #1" in first
+    assert "for ioi in _:_ #0" not in first
+    await conv1d.set(full)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from ...shared.contract import CompleteParams, CompleteResult, CompletionEntry
 from ...shared.lru import LRU
 from ...shared.trace import Step
 from . import handles
-from .resolve import _bind as bind_tracer, kind_phrase, selection_block
+from .resolve import _bind as bind_tracer, kind_phrase, listing, selection_block
 
 # ----------------------------------------------------------------------------- where
 
@@ -102,8 +103,6 @@ def _top_steps(state) -> list[Step]:
 def _root_name(expr: str | None) -> str | None:
     if not expr:
         return None
-    import re
-
     m = re.match(r"\s*([A-Za-z_]\w*)", expr)
     return m.group(1) if m else None
 
@@ -286,6 +285,12 @@ def _usable(op_name: str, st: cs.Stmt, pt: Point) -> int:
             return 1
         n = b[1] - b[0]
         return 0 if (op_name == "unroll_loop" or any(n % d == 0 for d in range(2, n))) else 1
+    if st.kind == "loop" and op_name == "remove_loop":
+        # a loop can only be removed when its body does not use its iterator
+        lst = listing(pt.proc)
+        first, last = lst.spans[st.path]
+        body = "\n".join(lst.lines[first + 1 : last + 1])
+        return 1 if re.search(rf"\b{re.escape(st.name)}\b", body) else 0
     if st.kind == "alloc" and op_name in ("lift_alloc", "autolift_alloc"):
         return 0 if len(st.path) > 1 else 1  # only an allocation inside something can be lifted
     return 0
