@@ -369,3 +369,21 @@ async def test_loops_the_op_can_use_rank_first(client, conv1d):
     assert "for ioi in _:_ #1" in first
     assert "for ioi in _:_ #0" not in first
     await conv1d.set(full)
+
+
+async def test_bind_expr_binds_the_allocation_and_its_assignment(client, matmul):
+    full = MATMUL.read_text()
+    lines = full.splitlines()
+    end = lines.index("matmul_tiled = p")
+    step = 'p = bind_expr(p, "A[ii + 4 * io, k] * B[k, 4 * jo]", "prod")'
+    text = "\n".join(lines[:end] + [step] + lines[end:])
+    assert (await matmul.set(text))["state"] == "ok"
+    action = await bind_action(client, matmul, end)
+    assert action.data["lines"] == ['prod_alloc = p.find("prod : _")', "prod_assign = prod_alloc.next()"]
+    new_lines = action.edit.document_changes[0].edits[0].new_text.splitlines()
+    assert (await matmul.set("\n".join(lines[:end] + [step] + new_lines + lines[end:])))["state"] == "ok"
+    h = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=doc(matmul.uri), position=lsp.Position(line=end + 2, character=3))
+    )
+    assert "prod = A[ii + 4 * io, k] * B[k, 4 * jo]  # ◀ selected" in h.contents.value
+    await matmul.set(full)

@@ -25,7 +25,7 @@ from .resolve import _bind as bind_tracer, _state
 def _name_for(kind: str, node_text: str, last_alloc: str | None) -> str:
     if kind == "alloc":
         return f"{node_text.split(':', 1)[0].strip()}_alloc"
-    if kind in ("load", "store", "init"):
+    if kind in ("load", "store", "init", "assign", "reduce"):
         return f"{last_alloc}_{kind}" if last_alloc else kind
     if kind == "loop":
         m = re.match(r"for\s+(\w+)", node_text)
@@ -77,15 +77,29 @@ def bind_lines(p_in, p_out, var: str, taken: set[str], namespace: dict) -> list[
     # their expressions (simplify, unroll_buffer) lists them too: keep those whose name
     # really has more statements than before
     more = {k for k, n in _name_counts(p_out, namespace).items() if n > _name_counts(p_in, namespace).get(k, 0)}
+    nodes = [(c.line, c.kind, c.text) for c in created]
+    # created_nodes leaves out computations (bind_expr's `prod = A[...] * B[...]`): the
+    # assignment right after a new allocation, to it, was made by the step too (uses of the
+    # new buffer further away are the staged block itself, rewritten, not new)
+    listed = {c.line for c in created}
+    for c in created:
+        path = by_line.get(c.line)
+        if c.kind != "alloc" or path is None:
+            continue
+        nxt = stmts.get(path[:-1] + ((path[-1][0], path[-1][1] + 1),))
+        if (nxt is not None and nxt.kind in ("assign", "reduce") and nxt.line not in listed
+                and nxt.name == c.text.split(":", 1)[0].strip()):
+            nodes.append((nxt.line, nxt.kind, nxt.text))
+    nodes.sort()
     out: list[BoundLine] = []
     prev: tuple[str, tuple] | None = None
     last_alloc: str | None = None
-    for c in created:
-        path = by_line.get(c.line)
+    for line, kind, text in nodes:
+        path = by_line.get(line)
         if path is None:
             continue
         st = stmts.get(path)
-        if c.kind in ("loop", "call") and st is not None and (st.kind, st.name) not in more:
+        if kind in ("loop", "call") and st is not None and (st.kind, st.name) not in more:
             continue
         want = tuple(tuple(x) for x in path)
         for expr in _candidates(var, st, prev, path):
@@ -94,12 +108,12 @@ def bind_lines(p_in, p_out, var: str, taken: set[str], namespace: dict) -> list[
             except Exception:
                 continue
             if len(got) == 1 and cs.stmt_key(got[0]) == want:
-                name = _fresh(_name_for(c.kind, c.text, last_alloc), taken)
+                name = _fresh(_name_for(kind, text, last_alloc), taken)
                 env[name] = got[0]
-                out.append(BoundLine(name=name, expr=expr, kind=c.kind, text=c.text))
+                out.append(BoundLine(name=name, expr=expr, kind=kind, text=text))
                 prev = (name, path)
-                if c.kind == "alloc":
-                    last_alloc = c.text.split(":", 1)[0].strip()
+                if kind == "alloc":
+                    last_alloc = text.split(":", 1)[0].strip()
                 break
     return out
 
