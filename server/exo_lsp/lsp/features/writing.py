@@ -53,6 +53,27 @@ _KINDS = {
 }
 
 
+def _markdown(ls, feature: str) -> bool:
+    """Whether the client renders Markdown documentation in completion items or signatures."""
+    caps = getattr(getattr(ls, "client_capabilities", None), "text_document", None)
+    if feature == "completion":
+        item = getattr(getattr(caps, "completion", None), "completion_item", None)
+        formats = getattr(item, "documentation_format", None)
+    else:
+        info = getattr(getattr(caps, "signature_help", None), "signature_information", None)
+        formats = getattr(info, "documentation_format", None)
+    return bool(formats) and lsp.MarkupKind.Markdown in formats
+
+
+def _documentation(text: str, markdown: bool):
+    if not text:
+        return None
+    if markdown:
+        return lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text)
+    # plain text: the same words and code, without the fences
+    return "\n".join(ln for ln in text.splitlines() if not ln.startswith("```"))
+
+
 def _uri_path(uri: str) -> str:
     from ..server import uri_to_path
 
@@ -89,6 +110,7 @@ async def completion(ls, params: lsp.CompletionParams) -> lsp.CompletionList | N
     res = await _ask(ls, uri, CompleteParams(text=text, line=pos.line, character=pos.character))
     if res is None:
         return None
+    markdown = _markdown(ls, "completion")
     items = []
     for e in res.items:
         line, start, end = e.range
@@ -100,7 +122,7 @@ async def completion(ls, params: lsp.CompletionParams) -> lsp.CompletionList | N
                 label=e.label,
                 kind=_KINDS.get(e.kind, lsp.CompletionItemKind.Text),
                 detail=e.detail or None,
-                documentation=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=e.doc) if e.doc else None,
+                documentation=_documentation(e.doc, markdown),
                 sort_text=e.sort or None,
                 filter_text=e.filter,
                 text_edit=lsp.TextEdit(
@@ -131,7 +153,7 @@ async def signature_help(ls, params: lsp.SignatureHelpParams) -> lsp.SignatureHe
         doc = f"{doc}\n\n**Selects now:**\n\n{res.selects}" if doc else res.selects
     sig = lsp.SignatureInformation(
         label=res.label,
-        documentation=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=doc) if doc else None,
+        documentation=_documentation(doc, _markdown(ls, "signature")),
         parameters=[lsp.ParameterInformation(label=p.label, documentation=p.doc or None) for p in res.parameters],
         active_parameter=res.active,
     )
