@@ -234,6 +234,7 @@ async def test_completion_by_parameter(client, conv1d):
     assert await labels('p = divide_loop(p, "for jo in _:_", 2, ') == ['["joo", "joi"]', '["jo_out", "jo_in"]', '["jo_hi", "jo_lo"]']
     assert await labels('p = reorder_loops(p, "') == ["ioo jo", "jo ioi", "ioi ii", "ii ji", "c r"]
     assert await labels('p = set_memory(p, "y : _", ') == ["DRAM_INTERLEAVED", "DRAM_STATIC", "RVM_TILE"]
+    assert (await labels('p = stage_mem(p, "for c in _:_", "kernels[_]", "'))[:2] == ["kernels_tile", "kernels_local"]
     gaps = await labels("p = fission(p, ")
     assert 'p.find_loop("c").after()' not in gaps and 'p.find("out[_] = _").after()' in gaps
     await conv1d.set(full)

@@ -446,6 +446,27 @@ def names_items(pt: Point, f, site: CallSite, rng) -> list[CompletionEntry]:
     return out
 
 
+def buffer_name_items(pt: Point, site: CallSite, rng, quoted: bool) -> list[CompletionEntry]:
+    """Fresh names for the buffer stage_mem makes, from the staged buffer's name."""
+    window = literal_value(site.args[2]) if len(site.args) > 2 else None
+    if not window:
+        return []
+    buf = re.match(r"\s*(\w*)", window).group(1)
+    if not buf:
+        return []
+    used = {n for ns in adapter.proc_names(pt.proc).values() for n in ns}
+    q = '"' if quoted else ""
+    out = []
+    for k, base in enumerate((f"{buf}_tile", f"{buf}_local", f"{buf}_stage")):
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}{n}"
+        out.append(_entry(name, "names", f"{q}{name}{q}", rng, detail=f"new buffer for `{window}` (unused name)",
+                          sort=f"{k}", filt=f"{q}{name}"))
+    return out
+
+
 def divisor_items(pt: Point, f, site: CallSite, rng) -> list[CompletionEntry]:
     loop = _loop_arg(pt, f, site)
     b = cs.loop_bounds(loop) if loop is not None else None
@@ -537,6 +558,8 @@ def completion_items(tracer, path: str, params: CompleteParams) -> tuple[list[Co
     if proc_kind is None and name is not None and site.in_string and site.arg_index > 0:
         # a helper (replace_all, tile_loops, ...): its pattern arguments take any statement
         return pattern_items(pt, PARAM_KINDS["StmtCursorA"], rng, op_name, False, False), pt
+    if name == "new_buf_name":
+        return buffer_name_items(pt, site, rng, not site.in_string), pt
     if site.in_string:
         if proc_kind == "CustomWindowExprA":
             return window_items(pt, f, site, rng, False), pt
