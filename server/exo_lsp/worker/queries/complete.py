@@ -385,8 +385,9 @@ def memory_items(pt: Point, rng) -> list[CompletionEntry]:
     out = []
     for name, v in sorted(pt.namespace.items()):
         if adapter.is_memory_class(v) and not name.startswith("_"):
+            doc = (v.__doc__ or "").strip()
             out.append(_entry(name, "memory", name, rng, detail=f"memory {v.__module__}.{v.__qualname__}",
-                              sort=f"0{name}"))
+                              doc=doc.split("\n\n", 1)[0] if doc else "", sort=f"0{name}"))
     return out
 
 
@@ -442,7 +443,8 @@ def names_items(pt: Point, f, site: CallSite, rng) -> list[CompletionEntry]:
             n += 1
             fa, fb = f"{a}{n}", f"{b}{n}"
         text = f'["{fa}", "{fb}"]'
-        out.append(_entry(text, "names", text, rng, detail=f"outer and inner loop of `{base}` (unused names)", sort=f"{k}"))
+        out.append(_entry(text, "names", text, rng, detail=f"outer and inner loop of `{base}` (unused names)",
+                          doc=_doc(pt, [loop], "the loop being divided"), sort=f"{k}"))
     return out
 
 
@@ -477,7 +479,7 @@ def divisor_items(pt: Point, f, site: CallSite, rng) -> list[CompletionEntry]:
     for d in range(2, n):
         if n % d == 0:
             out.append(_entry(str(d), "divisor", str(d), rng, detail=f"{n} = {n // d} × {d}: divides `{loop.name()}` perfectly",
-                              sort=f"{abs(d - n // d):04d}"))
+                              doc=_doc(pt, [loop], f"`{loop.name()}` runs {n} times"), sort=f"{abs(d - n // d):04d}"))
     return out
 
 
