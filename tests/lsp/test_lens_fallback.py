@@ -29,6 +29,7 @@ async def test_step_previews_become_code_lenses(client: LanguageClient):
         (21, 4, "→ for ji in seq(0, 4)", 4),
         (22, 4, "→ for ii in seq(0, 4)", 5),
         (23, 4, "→ for ji in seq(0, 4) (#1 of 2)", 6),
+        (24, 4, "→ 5 statements changed", 7),  # simplify
     ]
     assert all(lens.command.command == "exo.showProc" for lens in lenses)
     close_script(client, uri)

@@ -238,11 +238,13 @@ async def inlay(client, uri) -> dict[int, str]:
 
 
 CONV1D_HINTS = {
+    31: (32, "→ conv1d_rvm"),  # rename: the new name
     34: (65, "→ for i in seq(0, 16)"),
     35: (65, "→ for j in seq(0, 16)"),
     36: (29, "→ for ii in seq(0, 4)"),
     37: (68, "→ for io in seq(0, 4)"),
     38: (30, "→ for ioi in seq(0, 4)"),
+    39: (15, "→ 4 statements changed"),  # simplify: how many statements it rewrote
     42: (99, "→ 2 stmts"),
     43: (37, "→ acc : i32[4] @DRAM"),
     44: (37, "→ acc : i32[4, 4] @DRAM"),
@@ -260,9 +262,11 @@ CONV1D_HINTS = {
     60: (39, "→ for ioi in seq(0, 4) (#1 of 4)"),
     61: (38, "→ for ii in seq(0, 4) (#1 of 4)"),
     64: (113, "→ for ii in seq(0, 4) (#1 of 3)"),
+    65: (15, "→ 6 statements changed"),
     66: (46, "→ kernel_tile : i32[4, 4, 4] @DRAM"),
     67: (36, "→ kernel_tile : i32[4, 4, 4] @DRAM"),
     68: (65, "→ for ioi in seq(0, 4) (#1 of 3)"),
+    69: (15, "→ 5 statements changed"),
     72: (39, "→ y : i32[4, 4] @DRAM_STATIC"),
     73: (38, "→ acc : i32[4, 4, 4] @RVM_TILE"),
     74: (46, "→ kernel_tile : i32[4, 4, 4] @RVM_TILE"),
@@ -275,6 +279,7 @@ CONV1D_HINTS = {
     83: (25, "→ for ioi in seq(0, 4) (#0 of 3)"),
     84: (25, "→ for ioi in seq(0, 4) (#0 of 2)"),
     85: (25, "→ for ioi in seq(0, 4)"),
+    86: (15, "→ 16 statements changed"),
     87: (34, "→ acc : i32[4, 4, 4] @RVM_TILE"),
     88: (42, "→ kernel_tile : i32[4, 4, 4] @RVM_TILE"),
     89: (61, "→ kernel_tile_0 : i32[4, 4] @RVM_TILE; kernel_tile_3 : i32[4, 4] @RVM_TILE"),

@@ -59,6 +59,7 @@ class InlayParams(_Params, tag="resolve.inlay"):
 class InlayResult(msgspec.Struct):
     steps: dict[int, str] = {}
     lookups: dict[int, str] = {}
+    produced: dict[int, str] = {}  # per step label: what the step produced (the hint's tooltip)
 
 
 class NamesParams(_Params, tag="resolve.names"):
@@ -212,13 +213,82 @@ class CheckFixesParams(_Params, tag="fixes.check"):
 
 class CheckFixesResult(msgspec.Struct):
     working: list[str] = []  # the candidates with which the op applies, in the given order
+# --------------------------------------------------------------------------- writing schedules
+
+
+class CompleteParams(_Params, tag="write.complete"):
+    """Completion at a position of the script as the editor has it now (it may not parse:
+    the worker completes against the last run that recorded steps)."""
+
+    text: str
+    line: int
+    character: int  # in the negotiated position encoding
+
+
+class CompletionEntry(msgspec.Struct):
+    label: str
+    kind: str  # loop, alloc, assign, reduce, call, if, pair, gap, window, memory, instr, names, divisor, method
+    insert: str  # replaces `range`
+    range: list[int]  # [line, start, end], columns in the negotiated encoding
+    detail: str = ""
+    doc: str = ""  # Markdown: the code it selects, marked as in hovers
+    sort: str = ""  # rank: what the op can use first
+    filter: str = ""
+
+
+class CompleteResult(msgspec.Struct):
+    items: list[CompletionEntry] = []
+    step: int | None = None  # the step whose proc was completed against
+    proc_name: str = ""
+    where: str = ""  # e.g. "after step 12 (line 40)"
+    ms: float = 0.0
+
+
+class SignatureParams(_Params, tag="write.signature"):
+    text: str
+    line: int
+    character: int
+
+
+class ParameterEntry(msgspec.Struct):
+    label: str
+    doc: str = ""
+
+
+class SignatureResult(msgspec.Struct):
+    label: str
+    doc: str
+    parameters: list[ParameterEntry]
+    active: int | None = None
+    selects: str = ""  # Markdown: what the argument under the cursor selects now
+
+
+class BindParams(_Params, tag="write.bind"):
+    """Cursor expressions for the nodes a step created, checked against its output proc."""
+
+    step: int
+    var: str  # the variable the step's output is assigned to
+    taken: list[str] = []  # names the script already uses
+    version: int | None = None
+
+
+class BoundLine(msgspec.Struct):
+    name: str
+    expr: str  # selects the node in the step's output, e.g. tile_alloc.next()
+    kind: str  # alloc, load, store, init, loop, call
+    text: str  # the created node's line in the proc after the step
+
+
+class BindResult(msgspec.Struct):
+    op: str
+    lines: list[BoundLine] = []
 
 
 # --------------------------------------------------------------------------- the table
 
 QueryParams = Union[
     HoverParams, InlayParams, NamesParams, ViewTextParams, ViewMapParams, ViewStatsParams,
-    SimulateParams, ActionsParams, PreviewParams, CheckFixesParams,
+    SimulateParams, ActionsParams, PreviewParams, CheckFixesParams, CompleteParams, SignatureParams, BindParams,
 ]
 
 METHODS: dict[type, type] = {
@@ -232,4 +302,7 @@ METHODS: dict[type, type] = {
     ActionsParams: ActionList,
     PreviewParams: Preview,
     CheckFixesParams: CheckFixesResult,
+    CompleteParams: CompleteResult,
+    SignatureParams: SignatureResult,
+    BindParams: BindResult,
 }

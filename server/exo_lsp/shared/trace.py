@@ -1,7 +1,8 @@
 """The trace of one run of a schedule script: the single model every feature reads.
 
 Plain msgspec data, so it crosses the worker boundary unchanged. Positions are LSP
-positions (0-based lines, UTF-16 columns) in the file they name.
+positions (0-based lines; columns in the client's position encoding, see positions.py)
+in the file they name.
 """
 
 from __future__ import annotations

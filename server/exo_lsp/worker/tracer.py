@@ -82,6 +82,7 @@ class RunState:
     namespace: dict[str, Any]
     algorithms: dict[int, Any] = field(default_factory=dict)  # proc handle -> algorithm proc
     lookup_values: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # lookup index -> (receiver, result)
+    source: str = ""  # the text that ran (completion maps the editor's lines onto it)
 
 
 @dataclass
@@ -113,6 +114,9 @@ class Tracer:
         self.runs: dict[str, RunState] = {}
         self.texts: dict[str, str] = {}  # path -> the text the memoised source positions are in
         self.srcinfos: dict[str, weakref.WeakSet] = {}  # path -> SrcInfos its runs parsed
+        # path -> the last run that recorded a step: while a line is being typed the script
+        # does not parse, and completion still needs the procs of the version before
+        self.last_good: dict[str, RunState] = {}
 
     def run(
         self,
@@ -140,7 +144,10 @@ class Tracer:
             for si in hooks.take_new_srcinfos():
                 if isinstance(si.filename, str):
                     self.srcinfos.setdefault(norm_path(si.filename), weakref.WeakSet()).add(si)
+        state.source = source
         self.runs[path] = state
+        if any(s.parent is None and s.proc_in is not None for s in state.trace.steps):
+            self.last_good[path] = state
         self._retain_handles()
         return state
 
@@ -164,7 +171,7 @@ class Tracer:
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
-        for state in self.runs.values():
+        for state in [*self.runs.values(), *self.last_good.values()]:
             for s in state.trace.steps:
                 live.update(h for h in (s.proc_in, s.proc_out) if h is not None)
             live.update(p.handle for p in state.trace.procs)

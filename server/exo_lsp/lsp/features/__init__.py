@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURE_MODULES = ["views", "resolve", "quickfix", "actions", "simulate", "show"]
+FEATURE_MODULES = ["views", "resolve", "quickfix", "actions", "simulate", "show", "writing"]
 
 
 def register_all(server) -> None:

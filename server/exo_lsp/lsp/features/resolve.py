@@ -243,7 +243,7 @@ _LITERAL = re.compile(r"^(?P<prefix>[rRuU]?)(?P<quote>'''|\"\"\"|'|\")")
 def pattern_tokens(
     line_text: str, rng: Range, names: dict[str, list[str]], shorthand: str | None
 ) -> list[tuple[int, int, int, int, int]]:
-    """(line, UTF-16 start, UTF-16 length, type index, modifier bits) of each token in the
+    """(line, start column, length in columns, type index, modifier bits) of each token in the
     single-line string literal at `rng`."""
     if rng.start.line != rng.end.line:
         return []
@@ -538,8 +538,12 @@ def register(server) -> None:
             tooltip = None
             if s is not None and not s.ok and s.error:
                 tooltip = s.error
-            elif s is not None and s.targets:
-                tooltip = "\n".join(t.text for t in s.targets)
+            elif s is not None and (s.targets or s.index in got.produced):
+                # what it selected, then what it produced (created nodes and the diff)
+                parts = ["selected: " + "; ".join(t.text for t in s.targets[:4])] if s.targets else []
+                if s.index in got.produced:
+                    parts.append(got.produced[s.index])
+                tooltip = "\n\n".join(parts)
             hints.append(
                 lsp.InlayHint(
                     position=lsp.Position(line=pos.line, character=pos.character),

@@ -17,6 +17,9 @@ HANDLER_MODULES = [
     "exo_lsp.worker.queries.views",
     "exo_lsp.worker.queries.simulate",
     "exo_lsp.worker.queries.fixes",
+    "exo_lsp.worker.queries.complete",
+    "exo_lsp.worker.queries.signature",
+    "exo_lsp.worker.queries.bind",
 ]
 
 

@@ -417,12 +417,66 @@ def _target_label(t: Target, p_out) -> str:
     return t.text.rstrip(":")
 
 
+_produced = LRU(512)
+
+
+def _changed_lines(p_in, p_out) -> tuple[int, list[str]]:
+    """(statements of `p_out` whose line changed or is new, the diff) between two procs."""
+    a, b = listing(p_in).lines, listing(p_out).lines
+    n = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            n += j2 - j1
+    return n, list(difflib.unified_diff(a, b, lineterm="", n=0))[2:]
+
+
+def step_produced(state, step: Step) -> str | None:
+    """What a step produced, for the tooltip of its preview: the nodes it created and the
+    lines it changed (cached per pair of procs: memoised steps keep their procs)."""
+    p_in, p_out = state_proc(state, step.proc_in), state_proc(state, step.proc_out)
+    if not step.ok or p_in is None or p_out is None:
+        return None
+
+    def make():
+        if step.changed is False:
+            return p_in, p_out, f"{step.op} produced the same proc: nothing changed"
+        parts = []
+        try:
+            created = ops.created_nodes(p_in, p_out, listing(p_out))
+        except Exception:  # a proc the listing cannot map: the diff still says it
+            created = []
+        if created:
+            parts.append("created:\n" + "\n".join(f"  {c.kind}: {c.text}" for c in created[:8]))
+        n, diff = _changed_lines(p_in, p_out)
+        if diff:
+            shown = diff[:16] + ([f"… {len(diff) - 16} more diff lines"] if len(diff) > 16 else [])
+            parts.append("\n".join(shown))
+        return p_in, p_out, "\n\n".join(parts) or f"{step.op}: {n} lines changed"
+
+    return _produced.get_or((id(p_in), id(p_out), step.op), make)[2]
+
+
+def _whole_proc_label(state, step: Step) -> str | None:
+    """Ops without a cursor argument (rename, simplify, ...): what they did to the proc."""
+    p_in, p_out = state_proc(state, step.proc_in), state_proc(state, step.proc_out)
+    if p_in is None or p_out is None:
+        return None
+    if step.op == "rename":
+        return f"→ {procs.proc_name(p_out)}"
+    if step.changed is False:
+        return "→ no change"
+    n, _ = _changed_lines(p_in, p_out)
+    if n == 0:
+        return "→ no change"
+    return f"→ {n} statement{'s' if n != 1 else ''} changed"
+
+
 def step_label(state, step: Step) -> str | None:
     if not step.ok:
         first = (step.error or "failed").splitlines()[0]
         return f"✗ {_short(first, 48)}"
     if not step.targets:
-        return None
+        return _whole_proc_label(state, step)
     p_out = state_proc(state, step.proc_out)
     labels = [_target_label(t, p_out) for t in step.targets[:2]]
     label = "→ " + "; ".join(_short(x, 48) for x in labels)
@@ -469,7 +523,12 @@ def inlay(tracer, path: str, params: InlayParams) -> InlayResult | None:
             label = lookup_label(state, lk)
             if label:
                 lookups[lk.index] = label
-        return state, InlayResult(steps, lookups)
+        produced = {}
+        for i in steps:
+            text = step_produced(state, state.trace.steps[i])
+            if text:
+                produced[i] = text
+        return state, InlayResult(steps, lookups, produced)
 
     return _inlays.get_or((id(state), state.trace.version), make)[1]
 
