@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..exo import cursors, listings, ops, patterns, procs
+from ..exo import cursors as exo_cursors, listings, ops, patterns, procs
 from ..exo import completion_support as cs
 from ...shared.callsite import CallSite, call_site, literal_value
 from ...shared.contract import CompleteParams, CompleteResult, CompletionEntry
@@ -365,7 +365,7 @@ def gap_items(pt: Point, rng) -> list[CompletionEntry]:
 
 def window_items(pt: Point, f, site: CallSite, rng, quoted: bool) -> list[CompletionEntry]:
     block = _arg_value(pt, f, site, "block_cursor")
-    cursors = cursors.flatten_cursors(block)
+    cursors = exo_cursors.flatten_cursors(block)
     if not cursors:
         return []
     out = []
@@ -397,11 +397,11 @@ _REPLACES = LRU(512)
 def instr_items(pt: Point, f, site: CallSite, rng) -> list[CompletionEntry]:
     """@instr procs in scope that `replace` accepts for the block (each tried on it)."""
     block = _arg_value(pt, f, site, "block_cursor")
-    cursors = cursors.flatten_cursors(block)
+    cursors = exo_cursors.flatten_cursors(block)
     if not cursors:
         return []
     out = []
-    key0 = (id(pt.proc), repr(cursors.node_path(cursors[0])))
+    key0 = (id(pt.proc), repr(exo_cursors.node_path(cursors[0])))
     for name, v in sorted(pt.namespace.items()):
         if not procs.is_procedure(v) or procs.instr_template(v) is None:
             continue
@@ -425,7 +425,7 @@ def _short(text: str, n: int = 60) -> str:
 
 
 def _loop_arg(pt: Point, f, site: CallSite):
-    got = cursors.flatten_cursors(_arg_value(pt, f, site, "loop_cursor"))
+    got = exo_cursors.flatten_cursors(_arg_value(pt, f, site, "loop_cursor"))
     return got[0] if got and cs.is_loop(got[0]) else None
 
 
@@ -504,9 +504,9 @@ def member_items(pt: Point, site: CallSite) -> list[CompletionEntry]:
         for k, (meth, insert) in enumerate(_PROC_NAV):
             out.append(_entry(meth, "method", insert, rng, detail=f"{procs.proc_name(recv)}.{insert}", sort=f"{k:02d}"))
         return out
-    if not cursors.is_cursor_value(recv):
+    if not exo_cursors.is_cursor_value(recv):
         return []
-    p = cursors.cursor_proc(recv)
+    p = exo_cursors.cursor_proc(recv)
     for k, (meth, call) in enumerate(_NAV):
         m = getattr(recv, meth, None)
         if m is None:
@@ -516,10 +516,10 @@ def member_items(pt: Point, site: CallSite) -> list[CompletionEntry]:
         except Exception as exc:  # e.g. next() of the last statement: say why it is absent
             out.append(_entry(meth, "method", call, rng, detail=f"✗ {_short(str(exc), 50)}", sort=f"9{k:02d}"))
             continue
-        cursors = cursors.flatten_cursors(got)
+        cursors = exo_cursors.flatten_cursors(got)
         if not cursors:
             continue
-        info = cursors.describe_cursor(cursors[0])
+        info = exo_cursors.describe_cursor(cursors[0])
         text = info.text.split(": ", 1)[1] if info.kind == "gap" and ": " in info.text else info.text
         body, _ = selection_block(p, cursors)
         out.append(_entry(meth, "method", call, rng, detail=f"→ {kind_phrase(cursors[0])} `{_short(text, 50)}`",
