@@ -14,30 +14,16 @@ import pathlib
 
 import pytest
 import pytest_asyncio
-import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, change_script, editor_capabilities, init_params, open_script, server_config
+from .helpers import EXAMPLES, change_script, open_script
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CONV1D = EXAMPLES / "conv1d.py"
 MATMUL = EXAMPLES / "matmul.py"
 TYPED = 'p = divide_loop(p, "for '
-
-
-@pytest_lsp.fixture(config=server_config(), scope="module")
-async def client(lsp_client: LanguageClient):
-    caps = editor_capabilities()
-    md = [lsp.MarkupKind.Markdown, lsp.MarkupKind.PlainText]  # what VS Code declares
-    caps.text_document.completion = lsp.CompletionClientCapabilities(
-        completion_item=lsp.ClientCompletionItemOptions(documentation_format=md))
-    caps.text_document.signature_help = lsp.SignatureHelpClientCapabilities(
-        signature_information=lsp.ClientSignatureInformationOptions(documentation_format=md))
-    await lsp_client.initialize_session(init_params(caps))
-    yield
-    await lsp_client.shutdown_session()
 
 
 # ----------------------------------------------------------------------------- oracle

@@ -170,7 +170,7 @@ def _names_in(text: str) -> list[str]:
 async def bind_actions(ls, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
     from .actions import eligible_vars, script_info
 
-    if not ls.trusted or not in_script(params):
+    if not ls.trusted or not in_script(ls, params):
         return None
     if params.context.only and not any(
         "refactor.rewrite.exo.bind".startswith(k) or k.startswith("refactor.rewrite.exo.bind") for k in params.context.only
