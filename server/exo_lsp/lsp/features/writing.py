@@ -29,6 +29,7 @@ from lsprotocol import types as lsp
 from ...shared.callsite import call_site
 from ...shared.contract import BindParams, CompleteParams, HoverParams, SignatureParams
 from ...shared.trace import Position, Trace
+from .actions import workspace_edit
 from .views import in_script
 
 log = logging.getLogger("exo_lsp.writing")
@@ -204,8 +205,7 @@ async def bind_actions(ls, params: lsp.CodeActionParams) -> list[lsp.CodeAction]
         lsp.CodeAction(
             title=f"Bind what {res.op} created ({len(res.lines)} cursor{'s' if len(res.lines) != 1 else ''})",
             kind="refactor.rewrite.exo.bind",
-            edit=lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
-                text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=[edit])]),
+            edit=workspace_edit(ls, uri, version, [edit]),
             data={"uri": uri, "version": version, "step": step.index, "group": "bind",
                   "lines": [f"{b.name} = {b.expr}" for b in res.lines],
                   "nodes": [{"name": b.name, "kind": b.kind, "text": b.text} for b in res.lines]},
