@@ -42,42 +42,12 @@ def string_positions(text: str) -> list[tuple[int, int]]:
 
 
 async def server_latencies():
-    from pygls.lsp.client import LanguageClient
+    from stdio_session import StdioSession
 
-    client = LanguageClient("completion-bench", "1")
-    uri = SCRIPT.resolve().as_uri()
-    states: dict[int, asyncio.Future] = {}
-
-    def waiter(version):
-        return states.setdefault(version, asyncio.get_running_loop().create_future())
-
-    @client.feature("exo/runStatus")
-    def on_status(ls, params):
-        state = getattr(params, "state", None)
-        version = getattr(params, "version", None)
-        if state in ("ok", "errors", "crashed"):
-            f = waiter(version)
-            if not f.done():
-                f.set_result(state)
-
-    @client.feature("exo/viewsChanged")
-    def on_views(ls, params):
-        pass
-
-    @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-    def on_diags(ls, params):
-        pass
-
-    await client.start_io(sys.executable, "-m", "exo_lsp", "serve")
-    await client.initialize_async(
-        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options={"trusted": True, "debounceMs": 50})
-    )
-    client.initialized(lsp.InitializedParams())
+    session = StdioSession("completion-bench", SCRIPT)
+    client, uri = session.client, session.uri
     text = SCRIPT.read_text()
-    client.text_document_did_open(
-        lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text))
-    )
-    assert await asyncio.wait_for(waiter(1), 300) == "ok"
+    assert await session.start(text) == "ok"
 
     async def complete(line, ch):
         t = time.perf_counter()
@@ -100,15 +70,10 @@ async def server_latencies():
     in_strings = await passes(string_positions(text))
     # the lines being typed at the end (one edit: the run fails to parse and keeps nothing)
     typed_text = text.rstrip("\n") + "\n" + "\n".join(TYPED)
-    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=typed_text)]))
-    await asyncio.wait_for(waiter(2), 300)
+    await session.change(typed_text, 2)
     n0 = len(text.rstrip("\n").splitlines())
     typed = await passes([(n0 + k, len(t)) for k, t in enumerate(TYPED)])
-    await client.shutdown_async(None)
-    client.exit(None)
-    await client.stop()
+    await session.stop()
     return in_strings, typed
 
 

@@ -22,6 +22,7 @@ import time
 from lsprotocol import types as lsp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 SCRIPT = ROOT / "examples" / "conv1d.py"
 ROUNDS = 5
 
@@ -60,38 +61,12 @@ def positions() -> list[tuple[int, int, str]]:
 
 
 async def server_latencies() -> tuple[list[float], list[float], int, float]:
-    from pygls.lsp.client import LanguageClient
+    from stdio_session import StdioSession
 
-    client = LanguageClient("hover-bench", "1")
-    done = asyncio.get_running_loop().create_future()
-    uri = SCRIPT.resolve().as_uri()
-
-    @client.feature("exo/runStatus")
-    def on_status(ls, params):
-        state = getattr(params, "state", None) or params.get("state")
-        if state in ("ok", "errors", "crashed") and not done.done():
-            done.set_result(state)
-
-    @client.feature("exo/viewsChanged")
-    def on_views(ls, params):
-        pass
-
-    @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-    def on_diags(ls, params):
-        pass
-
-    await client.start_io(sys.executable, "-m", "exo_lsp", "serve")
-    await client.initialize_async(
-        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options={"trusted": True, "debounceMs": 50})
-    )
-    client.initialized(lsp.InitializedParams())
+    session = StdioSession("hover-bench", SCRIPT)
+    client, uri = session.client, session.uri
     t0 = time.perf_counter()
-    client.text_document_did_open(
-        lsp.DidOpenTextDocumentParams(
-            text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=SCRIPT.read_text())
-        )
-    )
-    state = await asyncio.wait_for(done, 300)
+    state = await session.start()
     run_s = time.perf_counter() - t0
     assert state == "ok", state
 
@@ -115,9 +90,7 @@ async def server_latencies() -> tuple[list[float], list[float], int, float]:
             ms, h = await hover(line, ch)
             assert h is not None
             warm.append(ms)
-    await client.shutdown_async(None)
-    client.exit(None)
-    await client.stop()
+    await session.stop()
     return first, warm, len(live), run_s
 
 

@@ -150,7 +150,10 @@ class Exo implements vscode.Disposable {
       statusBar: () => this.status.snapshot,
       settled: () => this.settled(),
       ensureStarted: () => this.ensureStarted(),
-      request: <P, R>(type: RequestType<P, R, void>, params: RequestParam<P>) => this.request(type, params),
+      // Callers (the e2e suites, other extensions) bundle their own vscode-languageclient, whose
+      // RequestType this client's jsonrpc does not recognise: rebuild it from the method name.
+      request: <P, R>(type: RequestType<P, R, void>, params: RequestParam<P>) =>
+        this.request(new RequestType<P, R, void>(type.method), params),
       cycleLines: (uri: vscode.Uri) => this.cycles.decoratedLines(uri),
     };
   }

@@ -96,14 +96,19 @@ def _typed(text: str, line: int, start: int, character: int) -> str:
     return col_slice(lines[line], start, character) if line < len(lines) else ""
 
 
-async def completion(ls, params: lsp.CompletionParams) -> lsp.CompletionList | None:
+def _schedule_text(ls, uri: str) -> str | None:
+    """The editor's text of a schedule script we may run, or None."""
     if not ls.trusted:
         return None
-    uri = params.text_document.uri
     got = ls.script_text(uri)
-    if got is None or not ls.is_schedule(got[0]):
+    return got[0] if got is not None and ls.is_schedule(got[0]) else None
+
+
+async def completion(ls, params: lsp.CompletionParams) -> lsp.CompletionList | None:
+    uri = params.text_document.uri
+    text = _schedule_text(ls, uri)
+    if text is None:
         return None
-    text = got[0]
     pos = params.position
     site = call_site(text, pos.line, pos.character)
     if site.callee is None and site.member_of is None:
@@ -137,16 +142,14 @@ async def completion(ls, params: lsp.CompletionParams) -> lsp.CompletionList | N
 
 
 async def signature_help(ls, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
-    if not ls.trusted:
-        return None
     uri = params.text_document.uri
-    got = ls.script_text(uri)
-    if got is None or not ls.is_schedule(got[0]):
+    text = _schedule_text(ls, uri)
+    if text is None:
         return None
     pos = params.position
-    if call_site(got[0], pos.line, pos.character).callee is None:
+    if call_site(text, pos.line, pos.character).callee is None:
         return None
-    res = await _ask(ls, uri, SignatureParams(text=got[0], line=pos.line, character=pos.character))
+    res = await _ask(ls, uri, SignatureParams(text=text, line=pos.line, character=pos.character))
     if res is None:
         return None
     doc = res.doc
