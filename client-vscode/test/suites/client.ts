@@ -205,7 +205,8 @@ test("a missing interpreter gives a clear error with the install command", async
     await config.update("python", "/nonexistent/bin/python", vscode.ConfigurationTarget.Workspace);
     await waitFor(() => api.state === "failed", "start failure");
     assert.match(api.startError ?? "", /\/nonexistent\/bin\/python was not found/);
-    assert.match(api.startError ?? "", /\/nonexistent\/bin\/python -m pip install exo-lang==1\.0\.0 -e /);
+    // The wheel the .vsix carries (e2e.sh builds it into client-vscode/bundled/).
+    assert.match(api.startError ?? "", /\/nonexistent\/bin\/python -m pip install \S+\/client-vscode\/bundled\/exo_lsp-[^ ]+\.whl/);
     assert.equal(api.statusBar().state, "failed");
     assert.match(api.statusBar().text, /Exo: no server/);
     // Commands say why instead of hanging.
