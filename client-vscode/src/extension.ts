@@ -158,7 +158,10 @@ class Exo implements vscode.Disposable {
       statusBar: () => this.status.snapshot,
       settled: () => this.settled(),
       ensureStarted: () => this.ensureStarted(),
-      request: <P, R>(type: RequestType<P, R, void>, params: RequestParam<P>) => this.request(type, params),
+      // The caller's RequestType may come from another bundle (the e2e tests bundle their own
+      // vscode-jsonrpc, whose ParameterStructures objects ours does not recognise): rebuild it here.
+      request: <P, R>(type: RequestType<P, R, void>, params: RequestParam<P>) =>
+        this.request(new RequestType<P, R, void>(type.method), params),
       cycleLines: (uri: vscode.Uri) => this.cycles.decoratedLines(uri),
     };
   }
