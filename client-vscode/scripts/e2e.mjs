@@ -2,6 +2,8 @@
 //   client     extension-host tests against the stub server (tests/vscode/stub), trusted workspace
 //   untrusted  extension-host tests against the real server, untrusted workspace
 //   server     extension-host tests against the real server, trusted workspace
+//   pyext      extension-host tests: no exo.python; the interpreter follows a stand-in for the
+//              Python extension (tests/vscode/fake-python-extension) as its environment changes
 //   dom        the packaged .vsix driven through the DOM, with screenshots in artifacts/vscode/
 //   install    the .vsix with a bare Python (no exo-lsp, no Exo): the notification's Install
 //   venv       the same, with Create Environment (a managed venv in the extension's storage)
@@ -40,6 +42,7 @@ const RUNS = {
     workspacePython: "/workspace/says/this/python",
   },
   server: { kind: "exthost", suite: "server", python: PYTHON, trusted: true },
+  pyext: { kind: "exthost", suite: "pyext", python: STUB_PYTHON, trusted: true, noSetting: true, pythonExtension: true },
   // Starts untrusted; the test grants trust through the UI.
   dom: { kind: "dom", python: PYTHON, trusted: false, userPython: true },
   // A fresh venv without exo-lsp or Exo: as exo.python (user settings) ...
@@ -84,7 +87,7 @@ function prepare(name, run) {
   const ws = path.join(dir, "examples");
   fs.cpSync(path.join(ROOT, "examples"), ws, { recursive: true, filter: (src) => !src.includes("__pycache__") });
   fs.mkdirSync(path.join(ws, ".vscode"));
-  const wsSettings = run.workspacePython || run.python ? { "exo.python": run.workspacePython ?? run.python } : {};
+  const wsSettings = !run.noSetting && (run.workspacePython || run.python) ? { "exo.python": run.workspacePython ?? run.python } : {};
   fs.writeFileSync(path.join(ws, ".vscode/settings.json"), JSON.stringify(wsSettings, null, 2));
   const userData = path.join(dir, "user-data");
   fs.mkdirSync(path.join(userData, "User"), { recursive: true });
@@ -214,6 +217,9 @@ function keepLogs(p) {
 
 async function runExtensionHost(name, run) {
   const p = prepare(name, run);
+  if (run.pythonExtension) {
+    fs.cpSync(path.join(ROOT, "tests/vscode/fake-python-extension"), path.join(p.extensions, "ms-python.python-0.0.1"), { recursive: true });
+  }
   const env = {
     ...baseEnv(p),
     EXO_E2E_SUITE: run.suite,
