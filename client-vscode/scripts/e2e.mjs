@@ -2,7 +2,12 @@
 //   client     extension-host tests against the stub server (tests/vscode/stub), trusted workspace
 //   untrusted  extension-host tests against the real server, untrusted workspace
 //   server     extension-host tests against the real server, trusted workspace
+//   pyext      extension-host tests: no exo.python; the interpreter follows a stand-in for the
+//              Python extension (tests/vscode/fake-python-extension) as its environment changes
 //   dom        the packaged .vsix driven through the DOM, with screenshots in artifacts/vscode/
+//   install    the .vsix with a bare Python (no exo-lsp, no Exo): the notification's Install
+//   venv       the same, with Create Environment (a managed venv in the extension's storage)
+//              (both pip-install the bundled wheel and its dependencies: slow, a few minutes)
 // Called by e2e.sh, which installs what this needs. Usage: node e2e.mjs [run ...]
 // Env: EXO_E2E_FEATURES (server features whose tests run, comma separated, or "all").
 import { spawn, execFileSync } from "node:child_process";
@@ -37,8 +42,13 @@ const RUNS = {
     workspacePython: "/workspace/says/this/python",
   },
   server: { kind: "exthost", suite: "server", python: PYTHON, trusted: true },
+  pyext: { kind: "exthost", suite: "pyext", python: STUB_PYTHON, trusted: true, noSetting: true, pythonExtension: true },
   // Starts untrusted; the test grants trust through the UI.
   dom: { kind: "dom", python: PYTHON, trusted: false, userPython: true },
+  // A fresh venv without exo-lsp or Exo: as exo.python (user settings) ...
+  install: { kind: "setup", action: "Install", trusted: true, bare: "setting" },
+  // ... or only as python3 / python3.11 on PATH, no exo.python.
+  venv: { kind: "setup", action: "Create Environment", trusted: true, bare: "path" },
 };
 
 const results = [];
@@ -77,7 +87,7 @@ function prepare(name, run) {
   const ws = path.join(dir, "examples");
   fs.cpSync(path.join(ROOT, "examples"), ws, { recursive: true, filter: (src) => !src.includes("__pycache__") });
   fs.mkdirSync(path.join(ws, ".vscode"));
-  const wsSettings = { "exo.python": run.workspacePython ?? run.python };
+  const wsSettings = !run.noSetting && (run.workspacePython || run.python) ? { "exo.python": run.workspacePython ?? run.python } : {};
   fs.writeFileSync(path.join(ws, ".vscode/settings.json"), JSON.stringify(wsSettings, null, 2));
   const userData = path.join(dir, "user-data");
   fs.mkdirSync(path.join(userData, "User"), { recursive: true });
@@ -207,6 +217,9 @@ function keepLogs(p) {
 
 async function runExtensionHost(name, run) {
   const p = prepare(name, run);
+  if (run.pythonExtension) {
+    fs.cpSync(path.join(ROOT, "tests/vscode/fake-python-extension"), path.join(p.extensions, "ms-python.python-0.0.1"), { recursive: true });
+  }
   const env = {
     ...baseEnv(p),
     EXO_E2E_SUITE: run.suite,
@@ -373,7 +386,7 @@ async function runDom(name, run) {
     }
 
     if (trusted) {
-      await step("a missing interpreter shows an error with the install command", async () => {
+      await step("a missing interpreter shows an error that offers Create Environment", async () => {
         // As if the user pointed exo.python at a Python that is gone.
         fs.writeFileSync(path.join(p.ws, ".vscode/settings.json"), JSON.stringify({ "exo.python": "/nonexistent/bin/python" }));
         await statusItem.filter({ hasText: "Exo: no server" }).waitFor({ timeout: 30_000 });
@@ -384,13 +397,9 @@ async function runDom(name, run) {
         const error = center.locator(".notification-list-item", { hasText: "cannot run the Exo language server" });
         await error.waitFor({ timeout: 10_000 });
         await page.screenshot({ path: path.join(p.out, "missing-python.png") });
-        await error.getByRole("button", { name: "Show Install Command" }).click();
-        await palette(page, "Notifications: Show Notifications");
-        const install = center.locator(".notification-list-item", { hasText: "pip install exo-lang==1.0.0" });
-        await install.waitFor({ timeout: 10_000 });
-        const text = await install.innerText();
-        if (!text.includes("/nonexistent/bin/python -m pip install exo-lang==1.0.0 -e ")) throw new Error(`install message: ${text}`);
-        await page.screenshot({ path: path.join(p.out, "install-command.png") });
+        // Nothing to install into; the .vsix carries the wheel, so an environment can be made.
+        await error.getByRole("button", { name: "Create Environment", exact: true }).waitFor({ timeout: 5_000 });
+        if (await error.getByRole("button", { name: "Install", exact: true }).count()) throw new Error("Install offered for a missing Python");
       });
     }
   } finally {
@@ -424,6 +433,115 @@ async function palette(page, title, timeout = 40_000) {
 
 const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 60);
 
+// ---------------------------------------------------------------------------------------------
+// Installing from the .vsix with a bare Python: one click in the notification, then the script runs.
+
+const SETUP_TIMEOUT_MS = 20 * 60_000;
+
+async function runSetup(name, run) {
+  const p = prepare(name, run);
+  // A bare interpreter, as a user would have: python3.11 -m venv, nothing installed.
+  const bare = path.join(p.dir, "bare");
+  execFileSync(process.env.EXO_E2E_BASE_PYTHON ?? "python3.11", ["-m", "venv", bare], { stdio: "pipe" });
+  const barePython = path.join(bare, "bin/python");
+  const env = baseEnv(p);
+  if (run.bare === "setting") {
+    const userSettings = path.join(p.userData, "User/settings.json");
+    const user = JSON.parse(fs.readFileSync(userSettings, "utf8"));
+    user["exo.python"] = barePython;
+    fs.writeFileSync(userSettings, JSON.stringify(user, null, 2));
+  } else {
+    // python3 (the default) and python3.11 (for the new environment) are the bare venv's.
+    env.PATH = `${path.join(bare, "bin")}:${env.PATH}`;
+  }
+  execFileSync(process.execPath, codeServerArgs(p, ["--install-extension", VSIX]), { env, stdio: "pipe" });
+  const server = await startCodeServer(p, env);
+  let browser;
+  let page;
+  const step = async (title, fn) => {
+    const t0 = Date.now();
+    try {
+      await fn();
+      report(name, title, true, Date.now() - t0);
+      return true;
+    } catch (e) {
+      report(name, title, false, Date.now() - t0, e?.message ?? e);
+      await page?.screenshot({ path: path.join(p.out, `failed-${slug(title)}.png`) }).catch(() => {});
+      return false;
+    }
+  };
+  try {
+    browser = await launchBrowser(p);
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(`${server.base}/?folder=${encodeURIComponent(p.ws)}`);
+    const statusItem = page.locator(".statusbar-item", { hasText: /Exo/ }).first();
+    const center = page.locator(".notifications-center");
+    const offer = center.locator(".notification-list-item", { hasText: "cannot run the Exo language server" }).first();
+
+    const offered = await step(`a bare Python: the notification offers ${run.action}`, async () => {
+      const row = page.getByRole("treeitem", { name: /^conv1d\.py/ });
+      await row.waitFor({ timeout: 60_000 });
+      await row.click();
+      await statusItem.filter({ hasText: "Exo: no server" }).waitFor({ timeout: 60_000 });
+      await palette(page, "Notifications: Show Notifications");
+      await offer.waitFor({ timeout: 10_000 });
+      const text = await offer.innerText();
+      if (!/neither exo-lsp nor Exo \(exo-lang\) is installed/.test(text)) throw new Error(`notification: ${text}`);
+      for (const b of ["Install", "Create Environment"]) {
+        await offer.getByRole("button", { name: b, exact: true }).waitFor({ timeout: 5_000 });
+      }
+      await page.screenshot({ path: path.join(p.out, "offer.png") });
+    });
+
+    const ran = offered && await step(`${run.action}: pip installs the bundled wheel, then the script runs`, async () => {
+      await offer.getByRole("button", { name: run.action, exact: true }).click();
+      // The progress notification, while pip runs.
+      await sleep(8_000);
+      await palette(page, "Notifications: Show Notifications").catch(() => {});
+      await page.screenshot({ path: path.join(p.out, "progress.png") });
+      await page.keyboard.press("Escape");
+      await statusItem.filter({ hasText: /Exo: (ok|\d+ warnings?|\d+ errors?) · / }).waitFor({ timeout: SETUP_TIMEOUT_MS });
+      await page.screenshot({ path: path.join(p.out, "running.png") });
+    });
+
+    if (ran) {
+      await step("the steps are there: Exo: Show Scheduled Proc opens the scheduled proc", async () => {
+        await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().click();
+        await palette(page, "Exo: Show Scheduled Proc");
+        await page.locator(".editor-group-container").nth(1).locator(".view-line", { hasText: "def conv1d_rvm(" }).first().waitFor({ timeout: 60_000 });
+        await page.screenshot({ path: path.join(p.out, "proc-view.png") });
+      });
+      await step("the server runs in the interpreter that was set up", async () => {
+        keepLogs(p);
+        const log = fs.readFileSync(path.join(p.out, "Exo.log"), "utf8");
+        const storage = path.join(p.userData, "User/globalStorage");
+        const managed = fs.existsSync(storage)
+          ? fs.readdirSync(storage).map((d) => path.join(storage, d, "venv/bin/python")).find((f) => fs.existsSync(f))
+          : undefined;
+        const expected = run.bare === "setting" ? barePython : managed;
+        if (!expected) throw new Error(`no managed environment under ${storage}`);
+        const chosen = [...log.matchAll(/\[exo\] interpreter (\S+) \(from ([^)]+)\)/g)].pop();
+        if (!chosen || chosen[1] !== expected) throw new Error(`last interpreter line: ${chosen?.[0]}; expected ${expected}`);
+        execFileSync(expected, ["-c", "import exo_lsp, exo"], { stdio: "pipe" });
+        if (run.bare === "path") {
+          // The bare interpreter itself was left alone.
+          try {
+            execFileSync(barePython, ["-c", "import exo_lsp"], { stdio: "pipe" });
+            throw new Error("exo_lsp was installed into the bare interpreter");
+          } catch (e) {
+            if (String(e?.message).includes("was installed")) throw e;
+          }
+        }
+      });
+    }
+  } finally {
+    await browser?.close().catch(() => {});
+    await server.stop();
+    keepLogs(p);
+  }
+  return p;
+}
+
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(RUNS);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -434,7 +552,7 @@ async function main() {
     if (!run) throw new Error(`unknown run ${name}; runs: ${Object.keys(RUNS).join(", ")}`);
     const t = Date.now();
     try {
-      const p = await (run.kind === "dom" ? runDom(name, run) : runExtensionHost(name, run));
+      const p = await (run.kind === "dom" ? runDom(name, run) : run.kind === "setup" ? runSetup(name, run) : runExtensionHost(name, run));
       temps.push(p.dir);
     } catch (e) {
       report(name, "run", false, Date.now() - t, e?.stack ?? e);

@@ -51,6 +51,8 @@ install_debian
 install_code_server
 # The project's own set-up: .venv (the server) and node_modules (from package-lock.json).
 ./dev setup
+# The wheel of exo-lsp that the .vsix carries (client-vscode/bundled/).
+./dev wheel
 
 log "type-checking, bundling and packaging the extension"
 "$NODE" node_modules/typescript/bin/tsc -p client-vscode

@@ -15,7 +15,15 @@ import {
   StaticFeature,
   State,
 } from "vscode-languageclient/node";
-import { installCommand, Interpreter, probeInterpreter, resolveInterpreter } from "./interpreter";
+import {
+  bundledWheel,
+  chooseInterpreter,
+  installCommand,
+  Interpreter,
+  ProbeResult,
+  pythonExtension,
+} from "./interpreter";
+import { createManagedEnv, installWheel } from "./setup";
 import {
   Commands,
   CScheme,
@@ -203,12 +211,17 @@ class Exo implements vscode.Disposable {
     this.setState("starting");
     this.startError = undefined;
     const folder = vscode.workspace.workspaceFolders?.[0];
-    const interpreter = await resolveInterpreter(folder?.uri);
+    const { interpreter, probe } = await chooseInterpreter(
+      this.context,
+      this.extensionVersion,
+      folder?.uri,
+      folder?.uri.fsPath,
+      (l) => this.output.appendLine(l),
+    );
     this.interpreter = interpreter;
     this.output.appendLine(`[exo] interpreter ${interpreter.path} (from ${interpreter.source})`);
-    const probe = await probeInterpreter(interpreter.path, folder?.uri.fsPath);
     if (!probe.ok) {
-      this.failToStart(interpreter, probe.detail);
+      this.failToStart(interpreter, probe);
       return;
     }
     const serverOptions: ServerOptions = {
@@ -261,23 +274,71 @@ class Exo implements vscode.Disposable {
     this.views.refreshAll();
   }
 
-  private failToStart(interpreter: Interpreter, detail: string): void {
-    const cmd = installCommand(interpreter.path, repoRoot(this.context));
+  private get extensionVersion(): string {
+    return String(this.context.extension.packageJSON.version ?? "0");
+  }
+
+  private failToStart(interpreter: Interpreter, probe: ProbeResult): void {
+    const detail = probe.detail;
+    const wheel = bundledWheel(this.context.extensionPath);
+    const cmd = installCommand(interpreter.path, wheel, repoRoot(this.context));
     this.startError =
       `Exo: the language server cannot start with ${interpreter.path} (${interpreter.source}): ${detail}. ` +
       `Install it with: ${cmd}`;
     this.output.appendLine(`[exo] ${this.startError}`);
     this.setState("failed", this.startError);
+    if (this.setupRunning) {
+      return;
+    }
     const show = "Show Install Command";
     const settings = "Choose Interpreter…";
+    const canInstall = probe.problem !== "missing-python" && probe.problem !== "python-version";
+    const install = probe.problem === "old-server" ? "Upgrade" : "Install";
+    const create = "Create Environment";
+    const actions: string[] = [];
+    if (wheel && canInstall) actions.push(install);
+    if (wheel) actions.push(create);
+    if (!wheel) actions.push(show);
+    actions.push(settings);
+    let advice: string;
+    switch (probe.problem) {
+      case "missing-server":
+        advice = wheel
+          ? "Install exo-lsp and Exo into it, or create an environment for Exo?"
+          : "Set “exo.python” or install the server into that interpreter.";
+        break;
+      case "old-server":
+        advice = wheel ? `Upgrade it to the extension's exo-lsp ${this.extensionVersion}?` : "Upgrade exo-lsp in that interpreter.";
+        break;
+      case "exo-version":
+        advice = wheel
+          ? "Install replaces it with exo-lang 1.0.0 in that environment; Create Environment leaves it alone."
+          : "Install exo-lang==1.0.0 or choose another interpreter.";
+        break;
+      default:
+        advice = wheel ? "Create an environment for Exo, or choose another interpreter." : "Set “exo.python” or install the server into that interpreter.";
+    }
     void vscode.window
-      .showErrorMessage(
-        `Exo: ${interpreter.path} cannot run the Exo language server (${detail}). Set “exo.python” or install the server into that interpreter.`,
-        show,
-        settings,
-      )
+      .showErrorMessage(`Exo: ${interpreter.path} cannot run the Exo language server (${detail}). ${advice}`, ...actions)
       .then(async (choice) => {
-        if (choice === show) {
+        if (choice === install && wheel) {
+          await this.setup(() =>
+            installWheel(
+              interpreter.path,
+              wheel,
+              (l) => this.output.appendLine(l),
+              `Exo: installing exo-lsp and Exo into ${interpreter.path}`,
+            ),
+          );
+        } else if (choice === create && wheel) {
+          await this.setup(async () => {
+            const python = await createManagedEnv(this.context, wheel, (l) => this.output.appendLine(l));
+            if (python) {
+              await this.pointSettingAt(python);
+            }
+            return python !== undefined;
+          });
+        } else if (choice === show) {
           const copy = "Copy";
           const run = "Run in Terminal";
           const pick = await vscode.window.showInformationMessage(`Install the Exo server with: ${cmd}`, copy, run);
@@ -289,9 +350,57 @@ class Exo implements vscode.Disposable {
             term.sendText(cmd, false);
           }
         } else if (choice === settings) {
-          await vscode.commands.executeCommand("workbench.action.openSettings", "exo.python");
+          if (await pythonExtension()) {
+            await vscode.commands.executeCommand("python.setInterpreter");
+          } else {
+            await vscode.commands.executeCommand("workbench.action.openSettings", "exo.python");
+          }
         }
       });
+  }
+
+  private setupRunning = false;
+
+  /** Runs an install; on success restarts the server with the (re-)chosen interpreter. */
+  private async setup(job: () => Promise<boolean>): Promise<void> {
+    this.setupRunning = true;
+    this.output.show(true);
+    let ok = false;
+    try {
+      ok = await job();
+    } finally {
+      this.setupRunning = false;
+    }
+    if (ok) {
+      this.output.appendLine("[exo] installed; restarting the server");
+      await this.restart();
+    }
+  }
+
+  /**
+   * `exo.python` wins over the managed environment: where it is set, point it at the environment
+   * just created (the user asked for it), and say so.
+   */
+  private async pointSettingAt(python: string): Promise<void> {
+    const config = vscode.workspace.getConfiguration("exo");
+    const inspect = config.inspect<string>("python");
+    const targets: Array<[string | undefined, vscode.ConfigurationTarget, string]> = [
+      [inspect?.globalValue, vscode.ConfigurationTarget.Global, "user"],
+      [inspect?.workspaceValue, vscode.ConfigurationTarget.Workspace, "workspace"],
+      [inspect?.workspaceFolderValue, vscode.ConfigurationTarget.WorkspaceFolder, "folder"],
+    ];
+    const changed: string[] = [];
+    for (const [value, target, name] of targets) {
+      if (value && value.trim()) {
+        await config.update("python", python, target);
+        changed.push(name);
+      }
+    }
+    if (changed.length) {
+      void vscode.window.showInformationMessage(
+        `Exo: “exo.python” (${changed.join(", ")} settings) now points at the new environment: ${python}`,
+      );
+    }
   }
 
   private async stop(): Promise<void> {
@@ -307,12 +416,19 @@ class Exo implements vscode.Disposable {
     }
   }
 
-  /** `exo.python` may have changed (also when trust is granted): restart if the interpreter did. */
+  /**
+   * `exo.python` or the Python extension's active environment may have changed (also when trust is
+   * granted): restart if the interpreter did.
+   */
   async interpreterSettingChanged(): Promise<void> {
     if (this.state === "stopped") {
       return;
     }
-    const next = await resolveInterpreter(vscode.workspace.workspaceFolders?.[0]?.uri);
+    if (this.setupRunning) {
+      return;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const { interpreter: next } = await chooseInterpreter(this.context, this.extensionVersion, folder?.uri, folder?.uri.fsPath);
     if (this.state === "running" && next.path === this.interpreter?.path) {
       return;
     }
@@ -493,6 +609,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
       }
     }),
   );
+
+  // Follow the Python extension's active environment, if that extension is installed.
+  void pythonExtension().then((python) => {
+    if (python) {
+      context.subscriptions.push(
+        python.environments.onDidChangeActiveEnvironmentPath(() => void exo.interpreterSettingChanged()),
+      );
+    }
+  });
 
   // Start only once a script that uses Exo is open.
   const gate = (doc: vscode.TextDocument) => {

@@ -10,6 +10,9 @@ export async function run(): Promise<void> {
     case "untrusted":
       await import("./suites/untrusted");
       break;
+    case "pyext":
+      await import("./suites/pyext");
+      break;
     case "server":
       await import("./suites/server");
       break;

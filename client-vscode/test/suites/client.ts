@@ -1,6 +1,7 @@
 // The client's side of the contract, against the stub server (tests/vscode/stub) in a trusted
 // workspace: activation gate, status bar, views, steps at cursor, diff, simulate, restart, errors.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import { RequestType } from "vscode-languageclient";
 import type { SimulateResponse } from "../../src/protocol";
@@ -205,7 +206,8 @@ test("a missing interpreter gives a clear error with the install command", async
     await config.update("python", "/nonexistent/bin/python", vscode.ConfigurationTarget.Workspace);
     await waitFor(() => api.state === "failed", "start failure");
     assert.match(api.startError ?? "", /\/nonexistent\/bin\/python was not found/);
-    assert.match(api.startError ?? "", /\/nonexistent\/bin\/python -m pip install exo-lang==1\.0\.0 -e /);
+    // The wheel the .vsix carries (e2e.sh builds it into client-vscode/bundled/).
+    assert.match(api.startError ?? "", /\/nonexistent\/bin\/python -m pip install \S+\/client-vscode\/bundled\/exo_lsp-[^ ]+\.whl/);
     assert.equal(api.statusBar().state, "failed");
     assert.match(api.statusBar().text, /Exo: no server/);
     // Commands say why instead of hanging.
@@ -216,6 +218,32 @@ test("a missing interpreter gives a clear error with the install command", async
   }
   await waitFor(() => api.state === "running", "server back after fixing exo.python");
 });
+
+test("version checks: old exo-lsp, other exo-lang, other Python, nothing installed", async () => {
+  const api = await exoApi();
+  const config = vscode.workspace.getConfiguration("exo");
+  const good = config.get<string>("python");
+  // Interpreters that answer the probe with fixed versions (tests/vscode/fake-python/).
+  const fakes = path.join(path.dirname(process.env.EXO_E2E_PYTHON ?? ""), "fake-python");
+  const cases: Array<[string, RegExp]> = [
+    ["old-exo-lsp", /exo-lsp 0\.0\.1 is older than this extension \(0\.1\.0\)/],
+    ["other-exo", /exo-lang 0\.2\.0 is installed; exo-lsp needs exo-lang 1\.0\.0 exactly/],
+    ["python313", /it is Python 3\.13\.0; Exo 1\.0\.0 needs Python 3\.11 or 3\.12/],
+    ["bare", /neither exo-lsp nor Exo \(exo-lang\) is installed/],
+  ];
+  try {
+    for (const [name, expected] of cases) {
+      const python = path.join(fakes, name);
+      await config.update("python", python, vscode.ConfigurationTarget.Workspace);
+      await waitFor(() => api.state === "failed" && api.interpreter?.path === python, `start failure with ${name}`);
+      assert.match(api.startError ?? "", expected);
+      assert.equal(api.interpreter?.source, "exo.python");
+    }
+  } finally {
+    await config.update("python", good, vscode.ConfigurationTarget.Workspace);
+  }
+  await waitFor(() => api.state === "running", "server back after fixing exo.python");
+}, 60_000);
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
