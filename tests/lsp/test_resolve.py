@@ -212,6 +212,7 @@ async def test_highlights_and_references_follow_the_algorithm_statement(client, 
         ((21, 12, 21, 31), lsp.DocumentHighlightKind.Text),  # for c in seq(0, 4): in the algorithm
         ((42, 17, 42, 33), lsp.DocumentHighlightKind.Read),  # p.find_loop("c")
         ((48, 15, 48, 39), lsp.DocumentHighlightKind.Read),  # p.find_loop("c").after()
+        ((93, 30, 93, 33), lsp.DocumentHighlightKind.Read),  # expand_dim's index "c" names the loop
     ]
     refs = await client.text_document_references_async(
         lsp.ReferenceParams(
@@ -220,7 +221,7 @@ async def test_highlights_and_references_follow_the_algorithm_statement(client, 
             context=lsp.ReferenceContext(include_declaration=False),
         )
     )
-    assert sorted(rng(r.range) for r in refs) == [(42, 17, 42, 33), (48, 15, 48, 39)]
+    assert sorted(rng(r.range) for r in refs) == [(42, 17, 42, 33), (48, 15, 48, 39), (93, 30, 93, 33)]
 
 
 async def inlay(client, uri) -> dict[int, str]:
