@@ -82,6 +82,8 @@ kernel_fast = divide_loop(rename(kernel, "kernel_fast"), "i", 4, ["io", "ii"], p
 kernel_same_name = divide_loop(kernel, "i", 4, ["io", "ii"], perfect=True)
 u = call_eqv(uses_kernel, "kernel(_)", kernel_fast)
 v = call_eqv(uses_kernel, "kernel(_)", kernel_same_name)
+m = repeat(reorder_loops)(rank_k, "i j")
+r = divide_loop(a, "i", 3, ["io", "ii"], tail="cut_and_guard")
 '''
 LINES = SCRIPT.splitlines()
 MARK = "# ◀"
@@ -207,6 +209,20 @@ async def test_proc_arguments_hover_with_what_they_replace(client, script):
     assert v.startswith("**proc** `kernel_fast` · replaces the call selected in `uses_kernel`")
     assert marked(h) == ["kernel(x, y)  # ◀ selected"]
     assert "def kernel_fast(x : f32[16] @DRAM, y : f32[16] @DRAM):" in v
+
+
+async def test_pattern_in_the_args_of_a_wrapped_op(client, script):
+    h = await hover(client, script, '"i j"')  # repeat(reorder_loops)(p, "i j"): in the wrapper's *args
+    assert h is not None
+    assert marked(h) == ["for i in seq(0, 6):  # ◀ selected"]
+
+
+async def test_plain_strings_say_what_they_are(client, script):
+    h = await hover(client, script, '"cut_and_guard"')
+    assert h is not None
+    v = h.contents.value
+    assert v.startswith("**`tail`** of `divide_loop`: `cut_and_guard`")
+    assert 'value can be "cut", "guard", or "cut_and_guard"' in v
 
 
 # ----------------------------------------------------------------------------- warnings

@@ -176,8 +176,12 @@ async def test_hover_op_name(client, conv1d):
 
 async def test_nothing_to_hover_on_plain_values(client, conv1d):
     assert await hover(client, conv1d, 34, 35) is None  # the 4 of divide_loop
-    assert await hover(client, conv1d, 31, 20) is None  # rename's new name
     assert await hover(client, conv1d, 20, 10) is None  # inside the algorithm
+
+
+async def test_plain_strings_say_what_they_are(client, conv1d):
+    h = await hover(client, conv1d, 31, 20)  # rename's new name: the parameter and its doc
+    assert h.contents.value.startswith("**`name`** of `rename`: `conv1d_rvm`")
 
 
 async def definition(client, uri, line, character):

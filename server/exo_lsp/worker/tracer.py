@@ -10,6 +10,7 @@ in the script.
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import linecache
 import os
@@ -450,6 +451,12 @@ class _ScriptRun:
         code = inner.f_code
         params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
         raw = {p: inner.f_locals.get(p) for p in params}
+        if code.co_flags & inspect.CO_VARARGS:
+            # repeat(reorder_loops)(p, "im jm"): the pattern is in the wrapper's *args
+            star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+            for i, v in enumerate(inner.f_locals.get(star) or ()):
+                raw[f"{star}[{i}]"] = v
+            params = params[: code.co_argcount] + [k for k in raw if k.startswith(f"{star}[")] + params[code.co_argcount :]
         node_args = self._helper_arguments(params, site, raw)
         p_in = raw.get(params[0]) if params else None
         rt = StepRuntime(raw=raw, frame=f, called_as=_called_name(site.node), invocation=self._invocation(f))

@@ -90,6 +90,12 @@ RESOLVED_KINDS = ("pattern", "cursor", "window", "expr", "proc")
 DESCRIPTIVE_TARGETS = ("access", "binder")
 
 
+def _string_literal(text: str) -> bool:
+    """A string written as an argument (a new name, a tail strategy): it gets a short hover
+    saying what it is."""
+    return re.match(r"^[rRuUfFbB]{0,2}('|\")", text) is not None
+
+
 def hits(trace: Trace, lines: list[str]) -> list[Hit]:
     """Every resolvable thing in a script: arguments, lookups and their patterns, op names."""
     out: list[Hit] = []
@@ -97,7 +103,7 @@ def hits(trace: Trace, lines: list[str]) -> list[Hit]:
         if s.parent is not None:
             continue
         for a in s.arguments:
-            if a.range is None or a.kind not in RESOLVED_KINDS:
+            if a.range is None or (a.kind not in RESOLVED_KINDS and not _string_literal(a.text)):
                 continue
             if a.kind == "proc" and a is s.arguments[0]:
                 continue  # the proc being scheduled: its op and other arguments show it

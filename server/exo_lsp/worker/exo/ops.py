@@ -188,3 +188,36 @@ def _created_key(listing: ProcListing, path: tuple, s) -> str | None:
     if isinstance(s, (LoopIR.Assign, LoopIR.Reduce)):
         return f"assign:{text}"
     return None
+
+
+def param_doc(f, param: str) -> str:
+    """What an op's docstring says about one parameter (its ``args:`` section), unwrapped:
+    ``tail`` of divide_loop -> 'specifies the strategy for handling the "remainder" ...'."""
+    import inspect
+
+    doc = inspect.getdoc(f.func if isinstance(f, AtomicSchedulingOp) else f) or ""
+    lines = doc.splitlines()
+    out: list[str] = []
+    indent = None
+    in_args = False
+    for line in lines:
+        if re.match(r"^\s*args\s*:", line, re.I):
+            in_args = True
+            continue
+        if not in_args:
+            continue
+        if re.match(r"^\s*(returns|rewrite)\s*:", line, re.I):
+            break
+        m = re.match(r"^(\s*)(\w+)\s*(\(opt\w*\))?\s*[-:]\s+(.*)$", line)
+        if m and (indent is None or len(m[1]) <= indent):
+            if out:
+                break
+            if m[2] == param:
+                indent = len(m[1])
+                out.append(m[4].strip())
+            continue
+        if out:
+            if not line.strip():
+                break
+            out.append(line.strip())
+    return " ".join(out)

@@ -116,3 +116,20 @@ def proc_argument_hover(state, step: Step, arg: Argument, value, p, where: str) 
     shown = lst.lines[:14] + (["    …"] if len(lst.lines) > 14 else [])
     parts.append(f"`{procs.proc_name(value)}`:\n```python\n" + "\n".join(shown) + "\n```")
     return {"markdown": "\n\n".join(parts), "kind": "proc", "marked": marked, "match": None}
+
+
+def value_hover(state, step: Step, arg: Argument, value, where: str) -> dict | None:
+    """A string the op does not resolve in the proc (a new name, a tail strategy): what
+    it is, in the op's own words."""
+    from .resolve import _short
+
+    if not isinstance(value, str):
+        return None
+    rt = state.runtime[step.index]
+    f = rt.op if rt.op is not None else state.namespace.get(step.op)
+    doc = ops.param_doc(f, arg.name) if f is not None and callable(f) else ""
+    line = f"**`{arg.name}`** of `{step.op}`: `{_short(value, 60)}`"
+    parts = [f"{line}  \n{where}"]
+    if doc:
+        parts.append(doc)
+    return {"markdown": "\n\n".join(parts), "kind": "value", "marked": [], "match": None}

@@ -230,6 +230,8 @@ def argument_hover(state, step: Step, arg_name: str) -> dict | None:
     elif arg.kind in ("window", "expr"):
         cursors, kind_line, more = argdetail.expression_selection(rt, arg_name, p)
         extra.extend(more)
+    elif arg.kind == "value":
+        return argdetail.value_hover(state, step, arg, rt.raw.get(arg_name), _step_where(state.trace, step))
     elif arg.kind == "proc" and not cursors:
         return argdetail.proc_argument_hover(state, step, arg, rt.raw.get(arg_name), p, _step_where(state.trace, step))
     if arg.kind == "cursor":
