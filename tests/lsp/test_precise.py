@@ -83,6 +83,24 @@ kernel_same_name = divide_loop(kernel, "i", 4, ["io", "ii"], perfect=True)
 u = call_eqv(uses_kernel, "kernel(_)", kernel_fast)
 v = call_eqv(uses_kernel, "kernel(_)", kernel_same_name)
 m = repeat(reorder_loops)(rank_k, "i j")
+
+
+def split(p, pattern):
+    return divide_loop(p, pattern, 2, ["io", "ii"], perfect=True)
+
+
+def split_twice(p, pattern):
+    return split(split(p, pattern), "for ii in _:_")
+
+
+s = split_twice(kernel, "for i in _:_")
+
+
+def find_update(p, buffer):
+    return p.find(f"{buffer}[_] += _")
+
+
+found = find_update(kernel, "y")
 r = divide_loop(a, "i", 3, ["io", "ii"], tail="cut_and_guard")
 '''
 LINES = SCRIPT.splitlines()
@@ -209,6 +227,22 @@ async def test_proc_arguments_hover_with_what_they_replace(client, script):
     assert v.startswith("**proc** `kernel_fast` · replaces the call selected in `uses_kernel`")
     assert marked(h) == ["kernel(x, y)  # ◀ selected"]
     assert "def kernel_fast(x : f32[16] @DRAM, y : f32[16] @DRAM):" in v
+
+
+async def test_pattern_passed_through_the_users_helpers(client, script):
+    # split_twice(kernel, "for i in _:_") -> split(p, pattern) -> divide_loop(p, pattern, ...)
+    h = await hover(client, script, '"for i in _:_"')
+    assert h is not None
+    assert marked(h) == ["for i in seq(0, 16):  # ◀ selected"]
+    h = await hover(client, script, '"for ii in _:_"')
+    assert h is not None
+    assert marked(h) == ["for ii in seq(0, 2):  # ◀ selected"]
+
+
+async def test_name_formatted_into_a_pattern_in_the_users_helper(client, script):
+    h = await hover(client, script, '"y"')  # find_update(kernel, "y") -> p.find(f"{buffer}[_] += _")
+    assert h is not None
+    assert marked(h) == ["y[i] += x[i]  # ◀ selected"]
 
 
 async def test_pattern_in_the_args_of_a_wrapped_op(client, script):

@@ -311,7 +311,7 @@ class _ScriptRun:
             return _CallSite(self.lines.range(ln, col, end_ln, end_col), node)
         return _CallSite(self.lines.line_range(frame.f_lineno - 1), None)
 
-    def _arguments(self, op, site: _CallSite, raw: dict[str, Any]) -> list[Argument]:
+    def _arguments(self, op, site: _CallSite, raw: dict[str, Any], frame=None) -> list[Argument]:
         node_of: dict[str, ast.AST] = {}
         if site.node is not None and not any(isinstance(a, ast.Starred) for a in site.node.args):
             names = list(op.sig.parameters) if op is not None else []
@@ -327,8 +327,41 @@ class _ScriptRun:
             if node is not None:
                 rng = self.lines.range(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
             text = self.lines.text_of(rng) if rng else _short_repr(value)
-            args.append(Argument(name, rng, text, _arg_kind(op, name, value)))
+            kind = _arg_kind(op, name, value)
+            args.append(Argument(name, rng, text, kind))
+            for outer in self.passed_in(frame, node):
+                args.append(Argument(name, outer, self.lines.text_of(outer), kind))
         return args
+
+    def passed_in(self, frame, node) -> list[Range]:
+        """Where an argument written as a parameter of the script function it is in
+        (``pattern`` in ``def do_fission(pattern, n): ... find(pattern)``) came from: the
+        argument of each call up the script's stack that passed it on, so that the string
+        at the call site resolves too."""
+        out: list[Range] = []
+        if isinstance(node, ast.JoinedStr):  # f"{buffer} = _": where `buffer` came from
+            for part in node.values:
+                if isinstance(part, ast.FormattedValue) and isinstance(part.value, ast.Name):
+                    out.extend(self.passed_in(frame, part.value))
+            return out
+        while isinstance(node, ast.Name) and frame is not None:
+            code = frame.f_code
+            params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+            caller = frame.f_back
+            if node.id not in params or caller is None or not self._in_script(caller):
+                break
+            call = self._call_site(caller).node
+            if call is None or not (isinstance(call.func, ast.Name) and call.func.id == code.co_name):
+                break
+            i = params.index(node.id)
+            passed = next((kw.value for kw in call.keywords if kw.arg == node.id), None)
+            if passed is None and i < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[: i + 1]):
+                passed = call.args[i]
+            if passed is None:
+                break
+            out.append(self.lines.range(passed.lineno, passed.col_offset, passed.end_lineno, passed.end_col_offset))
+            node, frame = passed, caller
+        return out
 
     # ------------------------------------------------------------ observer
 
@@ -341,7 +374,7 @@ class _ScriptRun:
             parent = self._helper_parent(frame)
         if parent is None:
             site = self._call_site(frame)
-            arguments = self._arguments(op, site, raw)
+            arguments = self._arguments(op, site, raw, frame)
             rng, script_frame = site.range, frame
         else:
             arguments = self._arguments(op, _CallSite(parent.range, None), raw)

@@ -105,7 +105,7 @@ def hits(trace: Trace, lines: list[str]) -> list[Hit]:
         for a in s.arguments:
             if a.range is None or (a.kind not in RESOLVED_KINDS and not _string_literal(a.text)):
                 continue
-            if a.kind == "proc" and a is s.arguments[0]:
+            if a.kind == "proc" and a.name == s.arguments[0].name:
                 continue  # the proc being scheduled: its op and other arguments show it
             targets = [t for t in s.targets if t.argument == a.name]
             if not targets and s.children and s.targets:
