@@ -82,6 +82,7 @@ kernel_fast = divide_loop(rename(kernel, "kernel_fast"), "i", 4, ["io", "ii"], p
 kernel_same_name = divide_loop(kernel, "i", 4, ["io", "ii"], perfect=True)
 u = call_eqv(uses_kernel, "kernel(_)", kernel_fast)
 v = call_eqv(uses_kernel, "kernel(_)", kernel_same_name)
+z = call_eqv(uses_kernel, kernel, kernel_fast)
 m = repeat(reorder_loops)(rank_k, "i j")
 
 
@@ -257,6 +258,17 @@ async def test_plain_strings_say_what_they_are(client, script):
     v = h.contents.value
     assert v.startswith("**`tail`** of `divide_loop`: `cut_and_guard`")
     assert 'value can be "cut", "guard", or "cut_and_guard"' in v
+
+
+async def test_a_proc_naming_the_call_to_swap_hovers_the_call(client, script):
+    line, start, _ = at("call_eqv(uses_kernel, kernel, kernel_fast)")
+    col = start + len("call_eqv(uses_kernel, ") + 2
+    h = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=doc(script), position=lsp.Position(line=line, character=col))
+    )
+    assert h is not None
+    assert h.contents.value.startswith("**call** `kernel(x, y)`")
+    assert marked(h) == ["kernel(x, y)  # ◀ selected"]
 
 
 # ----------------------------------------------------------------------------- warnings

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import msgspec
 
 from .exo import check_version, cursors, exprargs, hooks, ops, patterns, printing, procs, speedups
-from . import memo
+from . import callsites, memo
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -334,34 +334,7 @@ class _ScriptRun:
         return args
 
     def passed_in(self, frame, node) -> list[Range]:
-        """Where an argument written as a parameter of the script function it is in
-        (``pattern`` in ``def do_fission(pattern, n): ... find(pattern)``) came from: the
-        argument of each call up the script's stack that passed it on, so that the string
-        at the call site resolves too."""
-        out: list[Range] = []
-        if isinstance(node, ast.JoinedStr):  # f"{buffer} = _": where `buffer` came from
-            for part in node.values:
-                if isinstance(part, ast.FormattedValue) and isinstance(part.value, ast.Name):
-                    out.extend(self.passed_in(frame, part.value))
-            return out
-        while isinstance(node, ast.Name) and frame is not None:
-            code = frame.f_code
-            params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-            caller = frame.f_back
-            if node.id not in params or caller is None or not self._in_script(caller):
-                break
-            call = self._call_site(caller).node
-            if call is None or not (isinstance(call.func, ast.Name) and call.func.id == code.co_name):
-                break
-            i = params.index(node.id)
-            passed = next((kw.value for kw in call.keywords if kw.arg == node.id), None)
-            if passed is None and i < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[: i + 1]):
-                passed = call.args[i]
-            if passed is None:
-                break
-            out.append(self.lines.range(passed.lineno, passed.col_offset, passed.end_lineno, passed.end_col_offset))
-            node, frame = passed, caller
-        return out
+        return callsites.passed_in(self, frame, node)
 
     # ------------------------------------------------------------ observer
 
@@ -383,7 +356,7 @@ class _ScriptRun:
             rng, script_frame = parent.range, self.runtime[parent.index].frame
         rt = StepRuntime(op=op, raw=raw, frame=script_frame)
         if parent is None:
-            rt.called_as, rt.invocation = _called_name(site.node), self._invocation(frame)
+            rt.called_as, rt.invocation = callsites.called_name(site.node), self._invocation(frame)
         step = self._new_step(name, None if parent is None else parent.index, rng, arguments, raw.get("proc"), rt)
         # a step the script wrote is told why it is not memoised; a helper's primitives are not
         key, pins = self._op_key(name, raw, rng if parent is None else None)
@@ -492,7 +465,7 @@ class _ScriptRun:
             params = params[: code.co_argcount] + [k for k in raw if k.startswith(f"{star}[")] + params[code.co_argcount :]
         node_args = self._helper_arguments(params, site, raw)
         p_in = raw.get(params[0]) if params else None
-        rt = StepRuntime(raw=raw, frame=f, called_as=_called_name(site.node), invocation=self._invocation(f))
+        rt = StepRuntime(raw=raw, frame=f, called_as=callsites.called_name(site.node), invocation=self._invocation(f))
         # named as the script calls it: stdlib's `dce` is a closure named `rewrite`
         step = self._new_step(rt.called_as or code.co_name, None, site.range, node_args, p_in, rt)
         # a helper is fine until a child fails; it is "cached" while all its children are
@@ -709,20 +682,6 @@ def _arg_kind(op, name: str, value: Any) -> str:
     if procs.is_memory_class(value):
         return "memory"
     return "value"
-
-
-def _called_name(node: ast.Call | None) -> str | None:
-    if node is None:
-        return None
-    f = node.func
-    if isinstance(f, ast.Name):
-        return f.id
-    if isinstance(f, ast.Attribute):
-        return f.attr
-    try:
-        return ast.unparse(f)  # repeat(call_eqv)(p, ...)
-    except Exception:
-        return None
 
 
 def _short_repr(value: Any) -> str:
