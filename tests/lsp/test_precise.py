@@ -57,6 +57,14 @@ def tile_all(p, loop):
     return round_loop(p, loop, 4)
 
 
+def tile_named(p, name):
+    return round_loop(p, p.find_loop(name), 4)
+
+
+def reorder_with(p, pattern):
+    return repeat(reorder_loops)(p, pattern)
+
+
 def schedule_tile(p):
     p = simplify(p)
     p = divide_loop(p, p.find_loop("i"), 4, ["io", "ii"], perfect=True)
@@ -67,6 +75,7 @@ a = axpy.partial_eval(16)
 for _ in range(3):
     t = schedule_tile(a)
 r = tile_all(a, a.find_loop("i"))
+r = tile_named(a, "i")
 r = round_loop(a, a.find_loop("i"), 4)
 d = dce(a)
 
@@ -84,6 +93,7 @@ u = call_eqv(uses_kernel, "kernel(_)", kernel_fast)
 v = call_eqv(uses_kernel, "kernel(_)", kernel_same_name)
 z = call_eqv(uses_kernel, kernel, kernel_fast)
 m = repeat(reorder_loops)(rank_k, "i j")
+m = reorder_with(rank_k, "i j")
 
 
 def split(p, pattern):
@@ -219,6 +229,24 @@ async def test_cursor_through_the_users_helper_keeps_its_selection(client, scrip
     assert h is not None
     assert marked(h) == ["for i in seq(0, 16):  # ◀ selected"]
     assert 'made by `a.find_loop("i")`' in h.contents.value
+
+
+async def test_stdlib_helper_argument_passed_in_through_the_users_helper(client, script):
+    line, start, _ = at('tile_all(a, a.find_loop("i"))')
+    h = await client.text_document_hover_async(  # on `a.find_loop("i")`, handed to round_loop inside
+        lsp.HoverParams(text_document=doc(script), position=lsp.Position(line=line, character=start + len("tile_all(a, a.fi")))
+    )
+    assert h is not None and marked(h) == ["for i in seq(0, 16):  # ◀ selected"]
+    line, start, _ = at('tile_named(a, "i")')
+    h = await client.text_document_hover_async(  # "i" -> p.find_loop(name) inside the helper
+        lsp.HoverParams(text_document=doc(script), position=lsp.Position(line=line, character=start + len('tile_named(a, "')))
+    )
+    assert h is not None and marked(h) == ["for i in seq(0, 16):  # ◀ selected"]
+    line, start, _ = at('reorder_with(rank_k, "i j")')
+    h = await client.text_document_hover_async(  # "i j" -> repeat(reorder_loops)(p, pattern) inside
+        lsp.HoverParams(text_document=doc(script), position=lsp.Position(line=line, character=start + len('reorder_with(rank_k, "i')))
+    )
+    assert h is not None and marked(h) == ["for i in seq(0, 6):  # ◀ selected"]
 
 
 async def test_proc_arguments_hover_with_what_they_replace(client, script):

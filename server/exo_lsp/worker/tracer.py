@@ -463,7 +463,7 @@ class _ScriptRun:
             for i, v in enumerate(inner.f_locals.get(star) or ()):
                 raw[f"{star}[{i}]"] = v
             params = params[: code.co_argcount] + [k for k in raw if k.startswith(f"{star}[")] + params[code.co_argcount :]
-        node_args = self._helper_arguments(params, site, raw)
+        node_args = self._helper_arguments(params, site, raw, f)
         p_in = raw.get(params[0]) if params else None
         rt = StepRuntime(raw=raw, frame=f, called_as=callsites.called_name(site.node), invocation=self._invocation(f))
         # named as the script calls it: stdlib's `dce` is a closure named `rewrite`
@@ -496,7 +496,7 @@ class _ScriptRun:
         self.runtime[step.index] = rt
         return step
 
-    def _helper_arguments(self, params, site: _CallSite, raw) -> list[Argument]:
+    def _helper_arguments(self, params, site: _CallSite, raw, frame=None) -> list[Argument]:
         node_of: dict[str, ast.AST] = {}
         if site.node is not None and not any(isinstance(a, ast.Starred) for a in site.node.args):
             node_of.update(zip(params, site.node.args))
@@ -510,6 +510,8 @@ class _ScriptRun:
             value = raw.get(name)
             kind = "pattern" if isinstance(value, str) else _arg_kind(None, name, value)
             out.append(Argument(name, rng, self.lines.text_of(rng), kind))
+            for outer in self.passed_in(frame, node):
+                out.append(Argument(name, outer, self.lines.text_of(outer), kind))
         return out
 
     def _update_parent(self, child: Step) -> None:
