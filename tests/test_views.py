@@ -55,7 +55,7 @@ def test_trace_shape(run):
     assert got == [
         (0, "rename", None, True),
         (1, "divide_loop", None, True),
-        (2, "repeated_sched", None, True),
+        (2, "repeat(unroll_loop)", None, True),  # named as the script calls it
         (3, "unroll_loop", 2, True),
         (4, "unroll_loop", 2, False),  # repeat stops when the loop is gone
         (5, "simplify", None, True),

@@ -176,8 +176,12 @@ async def test_hover_op_name(client, conv1d):
 
 async def test_nothing_to_hover_on_plain_values(client, conv1d):
     assert await hover(client, conv1d, 34, 35) is None  # the 4 of divide_loop
-    assert await hover(client, conv1d, 31, 20) is None  # rename's new name
     assert await hover(client, conv1d, 20, 10) is None  # inside the algorithm
+
+
+async def test_plain_strings_say_what_they_are(client, conv1d):
+    h = await hover(client, conv1d, 31, 20)  # rename's new name: the parameter and its doc
+    assert h.contents.value.startswith("**`name`** of `rename`: `conv1d_rvm`")
 
 
 async def definition(client, uri, line, character):
@@ -212,6 +216,7 @@ async def test_highlights_and_references_follow_the_algorithm_statement(client, 
         ((21, 12, 21, 31), lsp.DocumentHighlightKind.Text),  # for c in seq(0, 4): in the algorithm
         ((42, 17, 42, 33), lsp.DocumentHighlightKind.Read),  # p.find_loop("c")
         ((48, 15, 48, 39), lsp.DocumentHighlightKind.Read),  # p.find_loop("c").after()
+        ((93, 30, 93, 33), lsp.DocumentHighlightKind.Read),  # expand_dim's index "c" names the loop
     ]
     refs = await client.text_document_references_async(
         lsp.ReferenceParams(
@@ -220,7 +225,7 @@ async def test_highlights_and_references_follow_the_algorithm_statement(client, 
             context=lsp.ReferenceContext(include_declaration=False),
         )
     )
-    assert sorted(rng(r.range) for r in refs) == [(42, 17, 42, 33), (48, 15, 48, 39)]
+    assert sorted(rng(r.range) for r in refs) == [(42, 17, 42, 33), (48, 15, 48, 39), (93, 30, 93, 33)]
 
 
 async def inlay(client, uri) -> dict[int, str]:

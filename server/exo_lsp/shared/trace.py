@@ -63,7 +63,9 @@ class Argument(msgspec.Struct, frozen=True):
     name: str  # the op's parameter name, e.g. "loop_cursor"
     range: Range | None  # None when the call was made from library code
     text: str  # source text of the expression, or repr of the value
-    kind: Literal["pattern", "cursor", "proc", "memory", "value"]
+    # pattern: matched in the proc; window / expr: parsed in the proc where the op works
+    # (stage_mem's "A[i, 0:4]", expand_dim's "4" and "i"); cursor; proc; memory; value
+    kind: Literal["pattern", "window", "expr", "cursor", "proc", "memory", "value"]
 
 
 class Target(msgspec.Struct, frozen=True):

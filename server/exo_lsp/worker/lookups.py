@@ -34,7 +34,7 @@ PATTERN_METHODS = frozenset({"find", "find_loop", "find_alloc_or_arg", "find_all
 def record_lookup(run, method: str, receiver, args: tuple, kwargs: dict, frame, result, exc) -> None:
     """Called by the tracer (``_ScriptRun.lookup_done``) for each lookup in the script."""
     site = run._call_site(frame)
-    arguments = _arguments(run, method, site, args, kwargs)
+    arguments = _arguments(run, method, site, args, kwargs, frame)
     proc = cursors.cursor_proc(receiver)
     handle = run.t.registry.handle(proc) if proc is not None else None
     targets = run._targets({"result": result}) if exc is None else []
@@ -58,7 +58,7 @@ def record_lookup(run, method: str, receiver, args: tuple, kwargs: dict, frame, 
     run.lookup_values[lk.index] = (receiver, result)
 
 
-def _arguments(run, method: str, site, args: tuple, kwargs: dict) -> list[Argument]:
+def _arguments(run, method: str, site, args: tuple, kwargs: dict, frame=None) -> list[Argument]:
     names = _PARAMS.get(method, [f"arg{i}" for i in range(len(args))])
     values = dict(zip(names, args))
     values.update(kwargs)
@@ -85,4 +85,6 @@ def _arguments(run, method: str, site, args: tuple, kwargs: dict) -> list[Argume
             kind = "value"
         text = run.lines.text_of(rng) if rng is not None else repr(value)
         out.append(Argument(name, rng, text, kind))
+        for outer in run.passed_in(frame, n):  # a helper's parameter: where it was passed in
+            out.append(Argument(name, outer, run.lines.text_of(outer), kind))
     return out

@@ -10,8 +10,11 @@ reused by another object while its entry lives. Entries unused for a few runs ar
 
 from __future__ import annotations
 
+import inspect
+import sys
+import types
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .exo import cursors, procs
 
@@ -61,7 +64,12 @@ class MemoTable:
 
 
 def value_key(value: Any, pins: list) -> Any:
-    """A hashable, sound key for a scheduling argument."""
+    """A hashable, sound key for a scheduling argument or a name a ``@proc`` mentions.
+
+    Every kind of value either gets a key that is the same on an identical re-run, or an
+    explicit "not memoisable" decision (``NotMemoisable``, with the reason the tracer
+    reports): a value that misses every run without saying so would silently turn every
+    step after it into a re-run."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return (type(value).__name__, value)
     if isinstance(value, (list, tuple)):
@@ -72,8 +80,81 @@ def value_key(value: Any, pins: list) -> Any:
     if procs.is_procedure(value) or procs.is_memory_class(value):
         pins.append(value)
         return ("obj", id(value))
+    if isinstance(value, TypeVar):
+        # `from exo.frontend.syntax import *` binds n, x, R, ... to markers that carry
+        # nothing but their name and bound
+        return ("typevar", value.__name__, repr(value.__bound__), repr(value.__constraints__))
+    if procs.is_extern(value):
+        return _extern_key(value, pins)
+    if procs.is_config(value):
+        if not _bound_in_library(value):
+            raise NotMemoisable(
+                f"`{procs.config_name(value)}` is a config defined in the script: a new object every run"
+            )
+        pins.append(value)
+        return ("obj", id(value))
     if isinstance(value, type) or callable(value):
         # classes and functions from imported modules live as long as the worker
         pins.append(value)
         return ("obj", id(value))
-    raise Unkeyable(type(value).__name__)
+    if isinstance(value, types.ModuleType):
+        return ("module", value.__name__)
+    if _lives_in_library(value):
+        pins.append(value)
+        return ("obj", id(value))
+    raise NotMemoisable(f"a {type(value).__name__} the memo cannot compare between runs")
+
+
+class NotMemoisable(Unkeyable):
+    """A value decided not memoisable; the message says why (shown to the user)."""
+
+
+def _extern_key(value: Any, pins: list) -> tuple:
+    """An extern (relu, select): its behaviour is its class's, its state its fields; an
+    instance made anew each run keys the same as long as both are the same."""
+    cls = type(value)
+    state = tuple(sorted((k, value_key(v, pins)) for k, v in vars(value).items()))
+    if _lives_in_library(cls):
+        pins.append(cls)
+        return ("extern", id(cls), state)
+    try:  # defined in the script: a new class each run, the same while its source is
+        src = inspect.getsource(cls)
+    except (OSError, TypeError):
+        raise NotMemoisable(f"extern `{cls.__name__}`: its class has no source to compare") from None
+    return ("extern", cls.__qualname__, src, state)
+
+
+def _library_module(name: str | None) -> bool:
+    """A module that stays loaded for the worker's life (Exo, the standard library,
+    installed packages, exo-lsp's own targets), not the script or a module next to it
+    (re-imported every run)."""
+    m = sys.modules.get(name or "")
+    if m is None or name == "__exo_lsp_script__":
+        return False
+    if name.split(".")[0] in ("exo", "exo_lsp") or name.split(".")[0] in sys.stdlib_module_names:
+        return True
+    f = getattr(m, "__file__", None) or ""
+    return "site-packages" in f or "dist-packages" in f
+
+
+_bound: dict[int, Any] = {}
+_bound_modules: list[int] = [0]
+
+
+def _bound_in_library(value: Any) -> bool:
+    """Whether a library module binds this very object at its top level (a config or an
+    extern instance Exo's platforms define): then it lives as long as the worker."""
+    if len(sys.modules) != _bound_modules[0]:
+        _bound.clear()
+        for name, m in list(sys.modules.items()):
+            if _library_module(name) and name.split(".")[0] in ("exo", "exo_lsp"):
+                for v in list(getattr(m, "__dict__", {}).values()):
+                    _bound[id(v)] = v
+        _bound_modules[0] = len(sys.modules)
+    return _bound.get(id(value)) is value
+
+
+def _lives_in_library(value: Any) -> bool:
+    if isinstance(value, (type, types.FunctionType)):
+        return _library_module(value.__module__)
+    return _bound_in_library(value)

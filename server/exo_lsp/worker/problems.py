@@ -163,19 +163,59 @@ class ProblemBuilder:
 
     # ------------------------------------------------------------ warnings
 
-    def no_op_warnings(self, steps: list[Step]) -> None:
+    def not_memoised(self, where: list[tuple[Range, str]]) -> None:
+        """The memo's explicit decisions not to key a value: a hint, once per position."""
+        seen = set()
+        for rng, why in where:
+            if (rng, why) not in seen:
+                seen.add((rng, why))
+                self.add(self.path, rng, "hint", why, "not-memoised")
+
+    def no_op_warnings(self, steps: list[Step], runtime: dict | None = None) -> None:
+        """One warning per source position whose every run changed nothing. A call in a
+        function the script runs several times (or in a loop) is one position: it is
+        reported once, and only if it was a no-op each time; primitives that library
+        helpers call are not the user's to fix, so only the helper call is judged."""
+        runtime = runtime or {}
+        at: dict[tuple, list[Step]] = {}
         for s in steps:
-            if s.parent is None and s.ok and s.changed is False:
-                what = "replaced nothing" if s.op.startswith("replace") else "changed nothing"
-                why = _memory_obstacles(steps, s)
-                self.add(
-                    self.path,
-                    s.range,
-                    "warning",
-                    f"`{s.op}` {what}: the proc is the same before and after this step{why}",
-                    "no-op",
-                    step=s.index,
-                )
+            if s.parent is None:
+                r = s.range
+                at.setdefault((r.start.line, r.start.character, r.end.line, r.end.character), []).append(s)
+        for group in at.values():
+            if not all(s.ok and s.changed is False for s in group):
+                continue
+            s = group[0]
+            rt = runtime.get(s.index)
+            name = (rt.called_as if rt is not None else None) or s.op
+            what = "replaced nothing" if s.op.startswith("replace") else "changed nothing"
+            why = _memory_obstacles(steps, s)
+            self.add(
+                self.path,
+                s.range,
+                "warning",
+                f"`{name}` {what}: the proc is the same before and after this step{why}{_runs(group, steps, runtime)}",
+                "no-op",
+                step=s.index,
+            )
+
+
+def _runs(group: list[Step], steps: list[Step], runtime: dict) -> str:
+    """" (in 6 of 6 calls of `schedule_tile` from line 120)" for a position that ran more than once."""
+    if len(group) < 2:
+        return ""
+    invs = [runtime[s.index].invocation for s in group if s.index in runtime and runtime[s.index].invocation]
+    fn = invs[0][0] if invs else "<module>"
+    if fn == "<module>":
+        return f" (each of the {len(group)} times this line ran)"
+    # calls of the function: its distinct frames among the steps written in it
+    code = runtime[group[0].index].frame.f_code if runtime[group[0].index].frame is not None else None
+    mine = {id(runtime[s.index].frame) for s in group}
+    calls = {id(rt.frame) for i, rt in runtime.items() if rt.frame is not None and rt.frame.f_code is code
+             and steps[i].parent is None}
+    lines = sorted({line for _, line in invs})
+    where = ", ".join(str(ln + 1) for ln in lines[:6]) + (", …" if len(lines) > 6 else "")
+    return f" (in {len(mine)} of {len(calls)} calls of `{fn}` from line{'s' if len(lines) > 1 else ''} {where})"
 
 
 def _memory_obstacles(steps: list[Step], parent: Step) -> str:

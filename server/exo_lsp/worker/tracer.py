@@ -10,6 +10,7 @@ in the script.
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import linecache
 import os
@@ -24,8 +25,8 @@ from typing import Any, Callable
 
 import msgspec
 
-from .exo import check_version, cursors, hooks, ops, patterns, printing, procs, speedups
-from . import memo
+from .exo import check_version, cursors, exprargs, hooks, ops, patterns, printing, procs, speedups
+from . import callsites, memo
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -72,6 +73,8 @@ class StepRuntime:
     frame: Any = None  # the script frame the call was written in
     exception: BaseException | None = None
     failed_param: str | None = None
+    called_as: str | None = None  # the name the script called it by (`dce` for stdlib's `rewrite`)
+    invocation: tuple[str, int] | None = None  # (script function it was written in, top-level line it ran for)
 
 
 @dataclass
@@ -203,6 +206,7 @@ class _ScriptRun:
         self.lookups: list = []  # trace.Lookup, recorded by lookups.record_lookup
         self.lookup_values: dict[int, tuple[Any, Any]] = {}
         self.definitions_seen: dict[tuple, int] = {}
+        self.unmemoised: list[tuple[Range, str]] = []  # where, and why, a re-run cannot reuse
 
     # ------------------------------------------------------------ running
 
@@ -228,7 +232,8 @@ class _ScriptRun:
             hooks.set_observer(None)
         for s in self.steps:
             s.children = [c.index for c in self.steps if c.parent == s.index]
-        problems.no_op_warnings(self.steps)
+        problems.no_op_warnings(self.steps, self.runtime)
+        problems.not_memoised(self.unmemoised)
         proc_objects = {k: v for k, v in namespace.items() if procs.is_procedure(v)}
         trace = Trace(
             path=self.path,
@@ -291,6 +296,16 @@ class _ScriptRun:
     def _in_script(self, frame) -> bool:
         return frame is not None and frame.f_code.co_filename == self.path
 
+    def _invocation(self, frame) -> tuple[str, int]:
+        """(the script function a call is written in, the 0-based top-level line that led
+        to it): what tells the runs of one source position apart."""
+        f = frame
+        while f is not None:
+            if self._in_script(f) and f.f_code.co_name == "<module>":
+                return frame.f_code.co_name, f.f_lineno - 1
+            f = f.f_back
+        return frame.f_code.co_name, frame.f_lineno - 1
+
     def _call_site(self, frame) -> _CallSite:
         positions = None
         try:
@@ -303,7 +318,7 @@ class _ScriptRun:
             return _CallSite(self.lines.range(ln, col, end_ln, end_col), node)
         return _CallSite(self.lines.line_range(frame.f_lineno - 1), None)
 
-    def _arguments(self, op, site: _CallSite, raw: dict[str, Any]) -> list[Argument]:
+    def _arguments(self, op, site: _CallSite, raw: dict[str, Any], frame=None) -> list[Argument]:
         node_of: dict[str, ast.AST] = {}
         if site.node is not None and not any(isinstance(a, ast.Starred) for a in site.node.args):
             names = list(op.sig.parameters) if op is not None else []
@@ -319,8 +334,14 @@ class _ScriptRun:
             if node is not None:
                 rng = self.lines.range(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
             text = self.lines.text_of(rng) if rng else _short_repr(value)
-            args.append(Argument(name, rng, text, _arg_kind(op, name, value)))
+            kind = _arg_kind(op, name, value)
+            args.append(Argument(name, rng, text, kind))
+            for outer in self.passed_in(frame, node):
+                args.append(Argument(name, outer, self.lines.text_of(outer), kind))
         return args
+
+    def passed_in(self, frame, node) -> list[Range]:
+        return callsites.passed_in(self, frame, node)
 
     # ------------------------------------------------------------ observer
 
@@ -333,7 +354,7 @@ class _ScriptRun:
             parent = self._helper_parent(frame)
         if parent is None:
             site = self._call_site(frame)
-            arguments = self._arguments(op, site, raw)
+            arguments = self._arguments(op, site, raw, frame)
             rng, script_frame = site.range, frame
         else:
             arguments = self._arguments(op, _CallSite(parent.range, None), raw)
@@ -341,8 +362,11 @@ class _ScriptRun:
                 arguments[i] = Argument(a.name, None, a.text, a.kind)
             rng, script_frame = parent.range, self.runtime[parent.index].frame
         rt = StepRuntime(op=op, raw=raw, frame=script_frame)
+        if parent is None:
+            rt.called_as, rt.invocation = callsites.called_name(site.node), self._invocation(frame)
         step = self._new_step(name, None if parent is None else parent.index, rng, arguments, raw.get("proc"), rt)
-        key, pins = self._op_key(name, raw)
+        # a step the script wrote is told why it is not memoised; a helper's primitives are not
+        key, pins = self._op_key(name, raw, rng if parent is None else None)
         call = _OpenCall(step, rt, time.perf_counter(), key, pins)
         self.open.append(call)
         return call
@@ -370,7 +394,7 @@ class _ScriptRun:
         if call.entry is not None:
             targets, changed = call.entry.extra
         else:
-            targets = self._targets(rt.resolved) if rt.failed_param is None else []
+            targets = self._targets(rt.resolved, rt.op) if rt.failed_param is None else []
             changed = None
         step.targets = targets
         if exc is not None:
@@ -385,7 +409,7 @@ class _ScriptRun:
                 step.proc_out = self.t.registry.handle(result)
                 if changed is None:
                     p_in = rt.raw.get("proc")
-                    changed = printing.proc_text_fast(p_in) != printing.proc_text_fast(result)
+                    changed = not printing.same_program(p_in, result)
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
@@ -440,9 +464,17 @@ class _ScriptRun:
         code = inner.f_code
         params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
         raw = {p: inner.f_locals.get(p) for p in params}
-        node_args = self._helper_arguments(params, site, raw)
+        if code.co_flags & inspect.CO_VARARGS:
+            # repeat(reorder_loops)(p, "im jm"): the pattern is in the wrapper's *args
+            star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+            for i, v in enumerate(inner.f_locals.get(star) or ()):
+                raw[f"{star}[{i}]"] = v
+            params = params[: code.co_argcount] + [k for k in raw if k.startswith(f"{star}[")] + params[code.co_argcount :]
+        node_args = self._helper_arguments(params, site, raw, f)
         p_in = raw.get(params[0]) if params else None
-        step = self._new_step(code.co_name, None, site.range, node_args, p_in, StepRuntime(raw=raw, frame=f))
+        rt = StepRuntime(raw=raw, frame=f, called_as=callsites.called_name(site.node), invocation=self._invocation(f))
+        # named as the script calls it: stdlib's `dce` is a closure named `rewrite`
+        step = self._new_step(rt.called_as or code.co_name, None, site.range, node_args, p_in, rt)
         # a helper is fine until a child fails; it is "cached" while all its children are
         step.ok, step.changed, step.cached = True, False, True
         self.helper_parents[id(inner)] = (inner, step)
@@ -471,7 +503,7 @@ class _ScriptRun:
         self.runtime[step.index] = rt
         return step
 
-    def _helper_arguments(self, params, site: _CallSite, raw) -> list[Argument]:
+    def _helper_arguments(self, params, site: _CallSite, raw, frame=None) -> list[Argument]:
         node_of: dict[str, ast.AST] = {}
         if site.node is not None and not any(isinstance(a, ast.Starred) for a in site.node.args):
             node_of.update(zip(params, site.node.args))
@@ -485,6 +517,8 @@ class _ScriptRun:
             value = raw.get(name)
             kind = "pattern" if isinstance(value, str) else _arg_kind(None, name, value)
             out.append(Argument(name, rng, self.lines.text_of(rng), kind))
+            for outer in self.passed_in(frame, node):
+                out.append(Argument(name, outer, self.lines.text_of(outer), kind))
         return out
 
     def _update_parent(self, child: Step) -> None:
@@ -521,12 +555,15 @@ class _ScriptRun:
                 return step
         return None
 
-    def _targets(self, resolved: dict[str, Any]) -> list[Target]:
+    def _targets(self, resolved: dict[str, Any], op=None) -> list[Target]:
         out = []
         for name, value in resolved.items():
             if name == "proc":
                 continue
-            for c in cursors.flatten_cursors(value):
+            found, kind = cursors.flatten_cursors(value), None
+            if not found and op is not None:
+                found, kind = exprargs.argument_cursors(op, name, resolved)
+            for c in found:
                 try:
                     info = cursors.describe_cursor(c)
                 except Exception:
@@ -534,7 +571,7 @@ class _ScriptRun:
                 out.append(
                     Target(
                         argument=name,
-                        kind=info.kind,
+                        kind=kind or info.kind,
                         path=info.path,
                         text=info.text,
                         count=info.count,
@@ -554,11 +591,13 @@ class _ScriptRun:
             rng = lines.range(si.lineno, si.col_offset, si.end_lineno, si.end_col_offset)
         return Location(os.path.abspath(si.filename), rng)
 
-    def _op_key(self, name: str, raw: dict[str, Any]) -> tuple[tuple | None, tuple]:
+    def _op_key(self, name: str, raw: dict[str, Any], rng: Range | None = None) -> tuple[tuple | None, tuple]:
         pins: list = []
         try:
             key = ("op", name) + tuple((k, memo.value_key(v, pins)) for k, v in raw.items())
-        except memo.Unkeyable:
+        except memo.Unkeyable as exc:
+            if isinstance(exc, memo.NotMemoisable) and rng is not None:
+                self.unmemoised.append((rng, f"`{name}` runs again on every edit: {exc}"))
             return None, ()
         return key, tuple(pins)
 
@@ -578,7 +617,10 @@ class _ScriptRun:
                 continue
             try:
                 env.append((n, memo.value_key(v, pins)))
-            except memo.Unkeyable:
+            except memo.Unkeyable as exc:
+                if isinstance(exc, memo.NotMemoisable) and norm_path(filename) == self.path:
+                    why = f"`{f.__name__}` is parsed again on every edit (and every step after it runs again): {exc}"
+                    self.unmemoised.append((self.lines.line_range(lineno - 1), why))
                 return None, ()
         # In the script, not the line: a proc that only moved is the same proc (its positions
         # move with the edit, _follow_moved_lines); the same text defined twice is told apart
@@ -630,8 +672,16 @@ def _file_lines(filename: str) -> LineIndex:
 
 
 def _arg_kind(op, name: str, value: Any) -> str:
-    if isinstance(value, str):
-        return "pattern" if op is not None and ops.accepts_cursor(op, name) else "value"
+    strings = isinstance(value, str) or (
+        isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value)
+    )
+    if strings or (isinstance(value, int) and not isinstance(value, bool)):
+        # a list of patterns is patterns too (bind_expr's ["A[i, k]", "B[k, j]"]); an int
+        # can be an expression (expand_dim's size)
+        kind = ops.parameter_kind(op, name) if op is not None else None
+        if kind is not None and (strings or kind == "expr"):
+            return kind
+        return "value"
     if isinstance(value, cursors.Cursor) or (
         isinstance(value, (list, tuple)) and value and all(isinstance(v, cursors.Cursor) for v in value)
     ):

@@ -83,6 +83,19 @@ def op_name_range(step: Step, line_text: str) -> Range | None:
     return Range(Position(line, a), Position(line, a + col_len(step.op)))
 
 
+# Arguments the op resolves in the proc, each hovered with what it matched at its step.
+RESOLVED_KINDS = ("pattern", "cursor", "window", "expr", "proc")
+# Targets that describe an argument (the accesses a window covers, the loops an index
+# names) rather than what the op was applied to: not "scheduled by" that step.
+DESCRIPTIVE_TARGETS = ("access", "binder")
+
+
+def _string_literal(text: str) -> bool:
+    """A string written as an argument (a new name, a tail strategy): it gets a short hover
+    saying what it is."""
+    return re.match(r"^[rRuUfFbB]{0,2}('|\")", text) is not None
+
+
 def hits(trace: Trace, lines: list[str]) -> list[Hit]:
     """Every resolvable thing in a script: arguments, lookups and their patterns, op names."""
     out: list[Hit] = []
@@ -90,8 +103,10 @@ def hits(trace: Trace, lines: list[str]) -> list[Hit]:
         if s.parent is not None:
             continue
         for a in s.arguments:
-            if a.range is None or a.kind not in ("pattern", "cursor"):
+            if a.range is None or (a.kind not in RESOLVED_KINDS and not _string_literal(a.text)):
                 continue
+            if a.kind == "proc" and a.name == s.arguments[0].name:
+                continue  # the proc being scheduled: its op and other arguments show it
             targets = [t for t in s.targets if t.argument == a.name]
             if not targets and s.children and s.targets:
                 targets = list(s.targets)  # a helper: its primitives resolved the pattern
@@ -207,7 +222,7 @@ def algorithm_lenses(traces: Iterable[Trace], path: str) -> list[tuple[Range, Tr
     for trace in traces:
         by_line: dict[int, tuple[Range, list[Step]]] = {}
         for s in trace.steps:
-            for o in origins(s.targets):
+            for o in origins(t for t in s.targets if t.kind not in DESCRIPTIVE_TARGETS):
                 if o.path != path:
                     continue
                 top = top_step(trace, s)

@@ -282,12 +282,32 @@ def uninstall_lookup_hooks() -> None:
 # --------------------------------------------------------------------------- installing
 
 
+def _reexporters() -> list:
+    """Modules that hold Exo's own ``proc``/``instr`` (exo.stdlib.stdlib re-exports them,
+    and ``from exo.stdlib.stdlib import *`` rebinds the script's ``proc`` to Exo's own:
+    its procs would be neither traced nor memoised)."""
+    out = [_api, exo]
+    for mod in list(sys.modules.values()):
+        d = getattr(mod, "__dict__", None)
+        if d is not None and mod not in out and (d.get("proc") is _original_proc or d.get("instr") is _original_instr):
+            if getattr(mod, "__name__", "").startswith("exo."):
+                out.append(mod)
+    return out
+
+
+_patched_modules: list = []
+
+
 def install_hooks() -> None:
     """Route every primitive and every ``@proc``/``@instr`` through the observer."""
     AtomicSchedulingOp.__call__ = _traced_call
-    for mod in (_api, exo):
-        mod.proc = _traced_proc
-        mod.instr = _traced_instr
+    for mod in _reexporters():
+        if mod not in _patched_modules:
+            _patched_modules.append(mod)
+        if mod.__dict__.get("proc") in (_original_proc, _traced_proc):
+            mod.proc = _traced_proc
+        if mod.__dict__.get("instr") in (_original_instr, _traced_instr):
+            mod.instr = _traced_instr
     _unification.FreeVars = _OrderedFreeVars
     _pyparser.SrcInfo = _TrackedSrcInfo
     install_lookup_hooks()
@@ -297,7 +317,10 @@ def uninstall_hooks() -> None:
     AtomicSchedulingOp.__call__ = _original_call
     _unification.FreeVars = _LoopIR_FreeVars
     _pyparser.SrcInfo = _SrcInfo
-    for mod in (_api, exo):
-        mod.proc = _original_proc
-        mod.instr = _original_instr
+    for mod in _patched_modules or (_api, exo):
+        if mod.__dict__.get("proc") is _traced_proc:
+            mod.proc = _original_proc
+        if mod.__dict__.get("instr") is _traced_instr:
+            mod.instr = _original_instr
+    _patched_modules.clear()
     uninstall_lookup_hooks()

@@ -20,11 +20,39 @@ def op_name(op: AtomicSchedulingOp) -> str:
     return getattr(op, "__name__", None) or op.func.__name__
 
 
-def accepts_cursor(op: AtomicSchedulingOp, param: str) -> bool:
+def _arg_processor(op: AtomicSchedulingOp, param: str):
     for nm, argp in zip(op.sig.parameters, op.arg_procs):
         if nm == param:
-            return isinstance(argp, _sched.CursorArgumentProcessor)
-    return False
+            # ListA / ListOrElemA (bind_expr's expr_cursors, lift_alloc's lists) wrap the
+            # processor of one element: what the argument is, is what that element is
+            while isinstance(argp, _sched.ListA):
+                argp = argp.elem_arg_proc
+            return argp
+    return None
+
+
+def accepts_cursor(op: AtomicSchedulingOp, param: str) -> bool:
+    return isinstance(_arg_processor(op, param), _sched.CursorArgumentProcessor)
+
+
+def parameter_kind(op: AtomicSchedulingOp, param: str) -> str | None:
+    """What a string for `param` is to Exo: "pattern" (matched in the proc), "window"
+    (stage_mem's ``"A[i0:i0+4, k]"``), "expr" (an expression parsed where the op works:
+    expand_dim's size and index), or None (a name, a tail strategy, ...)."""
+    argp = _arg_processor(op, param)
+    if isinstance(argp, _sched.CursorArgumentProcessor):
+        return "pattern"
+    if isinstance(argp, _sched.CustomWindowExprA):
+        return "window"
+    if isinstance(argp, _sched.NewExprA):
+        return "expr"
+    return None
+
+
+def context_param(op: AtomicSchedulingOp, param: str) -> str | None:
+    """The cursor parameter an expression argument is parsed next to (NewExprA's)."""
+    argp = _arg_processor(op, param)
+    return getattr(argp, "cursor_arg", None) if isinstance(argp, _sched.NewExprA) else None
 
 
 def scheduling_op(name: str):
@@ -160,3 +188,36 @@ def _created_key(listing: ProcListing, path: tuple, s) -> str | None:
     if isinstance(s, (LoopIR.Assign, LoopIR.Reduce)):
         return f"assign:{text}"
     return None
+
+
+def param_doc(f, param: str) -> str:
+    """What an op's docstring says about one parameter (its ``args:`` section), unwrapped:
+    ``tail`` of divide_loop -> 'specifies the strategy for handling the "remainder" ...'."""
+    import inspect
+
+    doc = inspect.getdoc(f.func if isinstance(f, AtomicSchedulingOp) else f) or ""
+    lines = doc.splitlines()
+    out: list[str] = []
+    indent = None
+    in_args = False
+    for line in lines:
+        if re.match(r"^\s*args\s*:", line, re.I):
+            in_args = True
+            continue
+        if not in_args:
+            continue
+        if re.match(r"^\s*(returns|rewrite)\s*:", line, re.I):
+            break
+        m = re.match(r"^(\s*)(\w+)\s*(\(opt\w*\))?\s*[-:]\s+(.*)$", line)
+        if m and (indent is None or len(m[1]) <= indent):
+            if out:
+                break
+            if m[2] == param:
+                indent = len(m[1])
+                out.append(m[4].strip())
+            continue
+        if out:
+            if not line.strip():
+                break
+            out.append(line.strip())
+    return " ".join(out)

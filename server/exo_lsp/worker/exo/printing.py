@@ -258,3 +258,52 @@ def forward_stmt_paths(p_from: Procedure, p_to: Procedure) -> dict[StmtPath, Stm
         if isinstance(ir, _ic.Node):
             out[path] = tuple((a, -1 if i is None else i) for a, i in ir._path)
     return out
+
+
+# --------------------------------------------------------------------------- "changed nothing"
+
+
+def _callees(lp, out: dict[int, Any]) -> dict[int, Any]:
+    """Every proc `lp` calls, transitively, by identity."""
+
+    def walk(block):
+        for s in block:
+            if isinstance(s, LoopIR.Call) and id(s.f) not in out:
+                out[id(s.f)] = s.f
+                _callees(s.f, out)
+            elif isinstance(s, LoopIR.For):
+                walk(s.body)
+            elif isinstance(s, LoopIR.If):
+                walk(s.body)
+                walk(s.orelse)
+
+    walk(lp.body)
+    return out
+
+
+def _program_text(lp, callees: dict[int, Any]) -> list[str]:
+    texts = []
+    for f in sorted(callees.values(), key=lambda f: str(f.name)):
+        texts.append("\n".join(_pprint._print_proc(f, _pprint.PrintEnv(), "")))
+        texts.append(repr(f.instr.c_instr) if f.instr is not None else "")
+    return texts
+
+
+def same_program(a: Procedure, b: Procedure) -> bool:
+    """Whether a step changed nothing the user can see: the proc's text, and the procs it
+    calls. call_eqv swaps a callee for an equivalent proc, often of the same name, so the
+    printed proc stays equal while the program is not; when the callees' texts are equal
+    too but they are other objects, the generated C decides."""
+    if a is b or a._loopir_proc is b._loopir_proc:
+        return True
+    if proc_text_fast(a) != proc_text_fast(b):
+        return False
+    ca, cb = _callees(a._loopir_proc, {}), _callees(b._loopir_proc, {})
+    if ca.keys() == cb.keys():
+        return True
+    if _program_text(a._loopir_proc, ca) != _program_text(b._loopir_proc, cb):
+        return False
+    try:
+        return a.c_code_str() == b.c_code_str()
+    except Exception:  # no C for one of them: the texts were all we could compare
+        return True

@@ -115,3 +115,19 @@ def proc_names(p: Procedure) -> dict[str, list[str]]:
         "sizes": sizes,
         "procs": [str(x) for x in o.calls],
     }
+
+
+def is_extern(obj: Any) -> bool:
+    from exo.core.extern import Extern
+
+    return isinstance(obj, Extern)
+
+
+def is_config(obj: Any) -> bool:
+    from exo.core.configs import Config
+
+    return isinstance(obj, Config)
+
+
+def config_name(obj: Any) -> str:
+    return str(obj.name())

@@ -23,7 +23,7 @@ from ...shared.lru import LRU
 from ...shared.trace import Argument, Lookup, Step, Target
 import msgspec
 
-from . import handles
+from . import argdetail, handles
 from ...shared.contract import HoverParams, HoverResult, InlayParams, InlayResult, NamesParams, NamesResult
 
 # ----------------------------------------------------------------------------- caches
@@ -224,6 +224,16 @@ def argument_hover(state, step: Step, arg_name: str) -> dict | None:
     cursors = flatten_cursors(rt.resolved.get(arg_name)) if rt.resolved else []
     ns = rt.frame.f_globals if rt.frame is not None else state.namespace
     extra = []
+    kind_line = None
+    if rt.op is None:  # a helper's argument: what the primitives under it received
+        p, cursors, targets = argdetail.helper_selection(state, step, arg_name, p, targets)
+    elif arg.kind in ("window", "expr"):
+        cursors, kind_line, more = argdetail.expression_selection(rt, arg_name, p)
+        extra.extend(more)
+    elif arg.kind == "value":
+        return argdetail.value_hover(state, step, arg, rt.raw.get(arg_name), _step_where(state.trace, step))
+    elif arg.kind == "proc" and not cursors:
+        return argdetail.proc_argument_hover(state, step, arg, rt.raw.get(arg_name), p, _step_where(state.trace, step))
     if arg.kind == "cursor":
         src = _lookup_of_value(state, rt.raw.get(arg_name))
         if src is not None and src.range != arg.range:
@@ -232,11 +242,20 @@ def argument_hover(state, step: Step, arg_name: str) -> dict | None:
         msg = step.error or "failed"
         extra.insert(0, f"**✗ {step.op} failed:** {_short(msg.splitlines()[0], 200)}")
     title = f"`{arg.text if len(arg.text) < 50 else arg.name}`"
-    return cursor_hover(
-        p, cursors, targets, title=title, where=_step_where(state.trace, step),
-        pattern=rt.raw.get(arg_name) if arg.kind == "pattern" else None,
+    pattern = rt.raw.get(arg_name) if arg.kind == "pattern" else None
+    got = cursor_hover(
+        p, cursors, targets if kind_line is None else [], title=title, where=_step_where(state.trace, step),
+        pattern=pattern if isinstance(pattern, str) else None,
         method=None, namespace=ns, extra=extra,
     )
+    if kind_line is not None:  # a window or an expression: say what it is, not what it marks
+        first, rest = got["markdown"].split("\n", 1)
+        if cursors:  # the first line is the kind of what is marked: replace it
+            got["markdown"] = f"{kind_line}  \n{rest}"
+        else:
+            got["markdown"] = f"{kind_line}  \n{got['markdown']}"
+        got["kind"] = kind_line.split("**")[1]
+    return got
 
 
 def _lookup_text(state, lk: Lookup) -> str:
@@ -475,15 +494,18 @@ def step_label(state, step: Step) -> str | None:
     if not step.ok:
         first = (step.error or "failed").splitlines()[0]
         return f"✗ {_short(first, 48)}"
-    if not step.targets:
+    # what the op was applied to; the accesses a window covers and the loops an index
+    # names are in the hover of those arguments
+    targets = [t for t in step.targets if t.kind not in ("access", "binder")]
+    if not targets:
         return _whole_proc_label(state, step)
     p_out = state_proc(state, step.proc_out)
-    labels = [_target_label(t, p_out) for t in step.targets[:2]]
+    labels = [_target_label(t, p_out) for t in targets[:2]]
     label = "→ " + "; ".join(_short(x, 48) for x in labels)
-    if len(step.targets) > 2:
-        label += f" (+{len(step.targets) - 2})"
+    if len(targets) > 2:
+        label += f" (+{len(targets) - 2})"
     rt = state.runtime.get(step.index)
-    t0 = step.targets[0]
+    t0 = targets[0]
     pattern = rt.raw.get(t0.argument) if rt is not None else None
     if isinstance(pattern, str) and step.parent is None and rt is not None and rt.op is not None:
         p_in = state_proc(state, step.proc_in)
