@@ -143,3 +143,14 @@ def close_script(client: LanguageClient, uri: str) -> None:
 def rng(d: lsp.Diagnostic) -> tuple[int, int, int, int]:
     r = d.range
     return (r.start.line, r.start.character, r.end.line, r.end.character)
+
+
+def document_edits(action: lsp.CodeAction) -> list[lsp.TextDocumentEdit]:
+    """The action's edits per document, as `documentChanges` (VS Code declares them) or from
+    plain `changes` (Neovim does not: the server must not send documentChanges to it)."""
+    edit = action.edit
+    if edit.document_changes is not None:
+        assert edit.changes is None
+        return list(edit.document_changes)
+    return [lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), edits=edits)
+            for uri, edits in edit.changes.items()]

@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, change_script, close_script, open_script
+from .helpers import EXAMPLES, change_script, close_script, document_edits, open_script
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -48,17 +48,6 @@ async def actions_at(client: LanguageClient, uri: str, line: int, character: int
 
 def col(text: str, needle: str) -> int:
     return text.index(needle) + 1
-
-
-def document_edits(action: lsp.CodeAction) -> list[lsp.TextDocumentEdit]:
-    """The action's edits per document, as `documentChanges` (VS Code declares them) or from
-    plain `changes` (Neovim does not: the server must not send documentChanges to it)."""
-    edit = action.edit
-    if edit.document_changes is not None:
-        assert edit.changes is None
-        return list(edit.document_changes)
-    return [lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), edits=edits)
-            for uri, edits in edit.changes.items()]
 
 
 def edit_form_matches(client: LanguageClient, action: lsp.CodeAction) -> bool:

@@ -17,7 +17,7 @@ import pytest_asyncio
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .helpers import EXAMPLES, change_script, open_script
+from .helpers import EXAMPLES, change_script, document_edits, open_script
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -281,7 +281,7 @@ async def test_bind_lines_run_and_select_the_created_nodes(client, conv1d, needl
     at = next(i for i, ln in enumerate(lines) if needle in ln)
     action = await bind_action(client, conv1d, at)
     assert action is not None
-    [change] = action.edit.document_changes
+    [change] = document_edits(action)
     [edit] = change.edits
     new_lines = edit.new_text.splitlines()
     assert new_lines == action.data["lines"] and new_lines
@@ -372,7 +372,7 @@ async def test_bind_expr_binds_the_allocation_and_its_assignment(client, matmul)
     assert (await matmul.set(text))["state"] == "ok"
     action = await bind_action(client, matmul, end)
     assert action.data["lines"] == ['prod_alloc = p.find("prod : _")', "prod_assign = prod_alloc.next()"]
-    new_lines = action.edit.document_changes[0].edits[0].new_text.splitlines()
+    new_lines = document_edits(action)[0].edits[0].new_text.splitlines()
     assert (await matmul.set("\n".join(lines[:end] + [step] + new_lines + lines[end:])))["state"] == "ok"
     h = await client.text_document_hover_async(
         lsp.HoverParams(text_document=doc(matmul.uri), position=lsp.Position(line=end + 2, character=3))
