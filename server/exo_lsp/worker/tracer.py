@@ -122,6 +122,7 @@ class Tracer:
         on_progress: Callable[[int], None] = lambda line: None,
         cancelled: Callable[[], bool] = lambda: False,
         use_memo: bool = True,
+        on_op_start: Callable[[int], None] = lambda line: None,
     ) -> RunState:
         adapter.install_hooks()  # idempotent; something may have taken them off since
         adapter.forget_analyses()  # their procs are the last run's
@@ -132,6 +133,7 @@ class Tracer:
         self.ops.start_run()
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
+        run.on_op_start = on_op_start
         adapter.take_new_srcinfos()  # not this run's
         try:
             state = run.execute()
@@ -182,6 +184,7 @@ class _ScriptRun:
         self.source = source
         self.version = version
         self.on_progress = on_progress
+        self.on_op_start: Callable[[int], None] = lambda line: None  # a script-level op begins
         self.cancelled = cancelled
         self.lines = LineIndex(source)
         self.steps: list[Step] = []
@@ -327,6 +330,7 @@ class _ScriptRun:
             site = self._call_site(frame)
             arguments = self._arguments(op, site, raw)
             rng, script_frame = site.range, frame
+            self.on_op_start(rng.start.line)
         else:
             arguments = self._arguments(op, _CallSite(parent.range, None), raw)
             for i, a in enumerate(arguments):
