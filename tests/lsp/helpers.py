@@ -4,6 +4,7 @@ notifications, and helpers to open a script and wait for its run to finish."""
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import sys
 from typing import Any
@@ -37,7 +38,7 @@ def server_config(**env: str) -> ClientServerConfig:
     return ClientServerConfig(
         server_command=[sys.executable, "-m", "exo_lsp", "serve"],
         client_factory=make_client,
-        server_env=env or None,
+        server_env={**os.environ, **env} if env else None,
     )
 
 

@@ -35,12 +35,20 @@ from ..shared.trace import Problem, Trace
 log = logging.getLogger("exo_lsp.server")
 
 TRUST, NOT_NOW = "Trust", "Not now"
+BIG_DOCUMENT = 1 << 20
+_IMPORT_LINE = re.compile(r"^[ \t]*(from[ \t]+exo[ \t.]|import[ \t]+exo\b)", re.M)
 
 
 def imports_exo(text: str) -> bool:
     """Whether the script imports Exo, from its syntax tree (a docstring that says
     ``import exo`` does not count). A script that does not parse yet is read token by
     token, so that its syntax error is still reported."""
+    if "exo" not in text:
+        return False
+    if len(text) > BIG_DOCUMENT:
+        # Parsing is ~6 s per MB of statements, on the server's event loop: for such
+        # documents the import lines are found by their first words.
+        return bool(_IMPORT_LINE.search(text))
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -355,6 +363,8 @@ def on_initialize(ls: ExoLanguageServer, params: lsp.InitializeParams) -> None:
     s.timeout_s = opts.timeout_seconds
     s.memory_mb = opts.memory_mb
     s.python = opts.worker_python or s.python
+    s.max_workers = opts.max_workers
+    s.idle_s = opts.idle_worker_seconds
     ls.debounce_s = opts.debounce_ms / 1000
     ls.action_budget_ms = opts.action_budget_ms
     if notes:

@@ -153,6 +153,12 @@ class Tracer:
         if old is None or old == source:
             return
         moves = line_moves(old, source)
+        if moves is None:
+            # too large an edit to follow: old positions cannot be trusted, so nothing
+            # memoised from this script is reused (the run is a cold one)
+            self.ops.clear()
+            self.procs.clear()
+            return
         if not moves or not adapter.move_source_lines(self.srcinfos.get(path, ()), moves):
             return
         for key, e in list(self.ops.entries.items()):
