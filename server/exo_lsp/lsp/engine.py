@@ -53,6 +53,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.pool = WorkerPool(self.settings, on_evict=self._forget)
         self._runs: dict[str, _Run] = {}
+        self.closed = False  # shut down: runs nothing more
 
     def _forget(self, path: str) -> None:
         self.restarts += 1
@@ -65,6 +66,8 @@ class Engine:
     ) -> Trace | None:
         """Run `source` as the script at `path`. None when a newer version superseded it."""
         path = norm_path(path)
+        if self.closed:
+            return None
         cur = self._runs.get(path)
         if cur is not None and cur.task is not None and not cur.task.done():
             if cur.version == version and cur.source == source and not cur.cancelled:
@@ -148,6 +151,7 @@ class Engine:
             await asyncio.shield(self.pool._spare)
 
     async def shutdown(self) -> None:
+        self.closed = True
         for run in self._runs.values():
             run.cancel()
         await self.pool.shutdown()

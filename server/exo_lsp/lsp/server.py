@@ -240,8 +240,8 @@ class ExoLanguageServer(LanguageServer):
         if not self._current(uri, version):
             return None  # a newer version (or a close) came: never publish a stale run
         if trace is None:
-            # cancelled, yet still the current version: run it again
-            self.schedule_run(uri, 0)
+            if not self.engine.closed:
+                self.schedule_run(uri, 0)  # cancelled, yet still the current version: run it again
             return None
         self.publish(uri, trace)
         for listener in self.run_listeners:
