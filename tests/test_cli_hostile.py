@@ -25,8 +25,9 @@ def test_cli_exits_non_zero_after_the_message(tmp_path, kind, command):
     body, message = KINDS[kind]
     script = tmp_path / f"{kind}.py"
     script.write_text(HEADER + body)
-    env = dict(os.environ)
-    env.setdefault("PYTHONPATH", os.pathsep.join([str(ROOT / "server"), str(ROOT / "protocol")]))
+    # the code on PYTHONPATH (absolute: the command runs in tmp_path), else this checkout's
+    given = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(given or [str(ROOT / "server"), str(ROOT / "protocol")])}
     t0 = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "exo_lsp", command, str(script), "--timeout", "3"],
