@@ -82,6 +82,10 @@ async def test_without_the_option_nothing_runs_until_the_user_says_so(tmp_path):
         # asked once per folder and session
         uri2 = open_doc(client, tmp_path / "project" / "b.py", OP_FAILS)
         assert await settle(client, uri2) == ["untrusted"] and len(client.asked) == 1
+        # a buffer that is no file is never run, and there is no folder to ask about
+        client.text_document_did_open(lsp.DidOpenTextDocumentParams(text_document=lsp.TextDocumentItem(
+            uri="untitled:Untitled-1", language_id="python", version=1, text=OP_FAILS)))
+        assert await settle(client, "untitled:Untitled-1", 1.0) == ["untrusted"] and len(client.asked) == 1
     finally:
         await client.shutdown_session()
         await client.stop()

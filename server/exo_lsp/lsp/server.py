@@ -213,8 +213,8 @@ class ExoLanguageServer(LanguageServer):
         if not self.may_run(uri):
             self.notify_status(m.RunStatusParams(uri=uri, version=version, state="untrusted",
                                                  message="workspace not trusted: scripts are not run"))
-            if self.trust_option is None:
-                self.ask_trust(uri)
+            if self.trust_option is None and uri.startswith("file:"):
+                self.ask_trust(uri)  # (a buffer that is no file has no folder to trust)
             return None
         known = self._runs.get(uri)
         if known is not None and known[0] == version and not known[1].cancelled():
