@@ -91,6 +91,21 @@ async def test_closing_stdin_and_stdout_does_not_cut_the_worker_off(client: Lang
     await a_normal_script_still_works(client)
 
 
+async def test_closing_every_descriptor_is_a_diagnostic_and_a_new_worker(client: LanguageClient, tmp_path):
+    script = tmp_path / "closerange.py"
+    uri, status = await open_script(client, script, HEADER + "import os\nos.closerange(3, 4096)\n")
+    assert status["state"] == "crashed"
+    [d] = client.diagnostics[uri]
+    assert d.message == (
+        "the worker lost its connection to the server (the script closed its descriptor); the worker was restarted"
+    )
+    assert rng(d) == HEADER_RANGE
+    status = await change_script(client, uri, HEADER + "x = 1\n", 2)
+    assert status["state"] == "ok" and list(client.diagnostics[uri]) == []
+    close_script(client, uri)
+    await a_normal_script_still_works(client)
+
+
 LEFTOVERS = {
     # name -> (body, message pattern)
     "thread": (

@@ -69,6 +69,7 @@ class WorkerClient:
         self.dying: ipc.Dying | None = None
         self.start_ms: float | None = None
         self.exit_code: int | None = None
+        self.channel_lost = False  # the worker was alive but its end of the channel was closed
         self.lock = asyncio.Lock()
         self.running_path: str | None = None  # script of the run in progress, for crash reports
         self.last_used = time.monotonic()
@@ -114,6 +115,7 @@ class WorkerClient:
             os.close(err_w)
         self.stderr_tail.clear()
         self.dying = None
+        self.channel_lost = False
         self.exit_code = None
         self._exited.clear()
         reader, self._writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 26)
@@ -167,6 +169,7 @@ class WorkerClient:
         if self.proc is not None and self.proc.returncode is None:
             await asyncio.sleep(0.2)  # an exiting worker: let its exit status be the reason
             if self.proc.returncode is None:
+                self.channel_lost = True
                 process_tree.kill_tree(self.proc.pid)
 
     async def _read_stderr(self, reader: asyncio.StreamReader, transport) -> None:
@@ -202,6 +205,8 @@ class WorkerClient:
     def _exit_reason(self, code: int) -> str:
         if self.dying is not None:
             return self.dying.reason
+        if self.channel_lost:
+            return "the worker lost its connection to the server (the script closed its descriptor)"
         if code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -209,8 +214,6 @@ class WorkerClient:
                 name = f"signal {-code}"
             what = {"SIGSEGV": "crashed (segmentation fault)", "SIGKILL": "was killed (SIGKILL, perhaps out of memory)"}
             return f"the worker {what.get(name, 'died of ' + name)}"
-        if code == 0 and self.running_path is not None:
-            return "the worker lost its connection to the server"
         return f"the worker exited with code {code}"
 
     def _stderr_excerpt(self) -> str:
