@@ -28,6 +28,7 @@ from . import process_tree
 log = logging.getLogger("exo_lsp.worker_client")
 
 IPC_FD_MIN = 200  # the worker's end of the channel sits at or above this descriptor
+CHANNEL_CLOSED = 75  # the worker's exit status when the script closed its end (worker/main.py)
 
 
 @dataclass
@@ -205,7 +206,7 @@ class WorkerClient:
     def _exit_reason(self, code: int) -> str:
         if self.dying is not None:
             return self.dying.reason
-        if self.channel_lost:
+        if self.channel_lost or code == CHANNEL_CLOSED:
             return "the worker lost its connection to the server (the script closed its descriptor)"
         if code < 0:
             try:

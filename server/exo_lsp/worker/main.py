@@ -10,6 +10,7 @@ cannot touch the stream. After each run the worker reports what the run left beh
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import os
 import queue
@@ -27,22 +28,34 @@ from .leftovers import Baseline
 from .queries import HANDLERS, load_handlers
 
 
+CHANNEL_CLOSED = 75  # exit status: the script closed the channel's descriptor
+
+
 class _Channel:
-    """Blocking reads and writes on the IPC descriptor."""
+    """Blocking reads and writes on the IPC descriptor. If the script closed it, the worker
+    is of no use: it exits at once with CHANNEL_CLOSED, which the server reports."""
 
     def __init__(self, fd: int):
         self.fd = fd
+        self.exit = os._exit  # (the real one: guard_exit replaces os._exit)
 
     def read(self, n: int) -> bytes:
         try:
             return os.read(self.fd, n)
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                self.exit(CHANNEL_CLOSED)
             return b""
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                self.exit(CHANNEL_CLOSED)
+            raise
 
 
 class Worker:
