@@ -16,7 +16,8 @@ import pathlib
 import statistics
 import time
 
-from exo_lsp.lsp.worker_client import Engine, Settings, WorkerClient
+from exo_lsp.lsp.engine import Engine
+from exo_lsp.lsp.worker_client import Settings, WorkerClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "conv1d.py"

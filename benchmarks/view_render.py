@@ -53,7 +53,8 @@ def in_process() -> None:
 
 
 async def through_engine() -> None:
-    from exo_lsp.lsp.worker_client import Engine, Settings
+    from exo_lsp.lsp.engine import Engine
+    from exo_lsp.lsp.worker_client import Settings
     from exo_lsp.shared.contract import ViewTextParams
 
     engine = Engine(Settings())

@@ -1,4 +1,4 @@
-"""Command line: ``exo-lsp serve | check | trace | show``."""
+"""Command line: ``exo-lsp serve | check | trace | show | simulate | trust``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import os
 import sys
 
-from .lsp.worker_client import Engine, Settings
+from .lsp.engine import Engine
+from .lsp.worker_client import Settings
 from .shared.contract import SimulateParams, ViewTextParams
 from .shared.trace import Trace
 
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     sim.add_argument("--json", action="store_true", help="print the structured result as JSON")
     for p in (check, trace, show, sim):
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per script (default 30)")
+    trust_cmd = sub.add_parser("trust", help="let the language server run the scripts in a folder (e.g. for CI)")
+    trust_cmd.add_argument("folders", nargs="+")
     args = ap.parse_args(argv)
 
     if args.cmd == "serve":
@@ -50,10 +53,24 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_show(args.file, args.proc, args.step, args.c, args.timeout)))
     elif args.cmd == "simulate":
         sys.exit(asyncio.run(_simulate(args)))
+    elif args.cmd == "trust":
+        from .lsp import trust
+
+        for folder in args.folders:
+            if not os.path.isdir(folder):
+                print(f"exo-lsp trust: {folder} is not a folder", file=sys.stderr)
+                sys.exit(2)
+            trust.remember(folder)
+            print(f"trusted: {os.path.realpath(folder)} (in {trust.store_path()})")
+
+
+def _engine(timeout: float, files: int = 1) -> Engine:
+    # The command line is explicit use: it runs what it is given, trusted or not.
+    return Engine(Settings(timeout_s=timeout, spare=files > 1, idle_s=0.0))
 
 
 async def _run_files(files: list[str], timeout: float) -> list[tuple[str, Trace]]:
-    engine = Engine(Settings(timeout_s=timeout))
+    engine = _engine(timeout, len(files))
     out = []
     try:
         for f in files:
@@ -62,6 +79,7 @@ async def _run_files(files: list[str], timeout: float) -> list[tuple[str, Trace]
             trace = await engine.run(f, source, None)
             assert trace is not None
             out.append((f, trace))
+            engine.release(f)
     finally:
         await engine.shutdown()
     return out
@@ -104,7 +122,7 @@ async def _trace(file: str, timeout: float) -> int:
 async def _show(file: str, proc: str | None, step: str | None, c: bool, timeout: float) -> int:
     from .lsp.features.views import select_handle
 
-    engine = Engine(Settings(timeout_s=timeout))
+    engine = _engine(timeout)
     try:
         with open(file, encoding="utf-8") as fh:
             source = fh.read()
@@ -129,7 +147,7 @@ async def _simulate(args) -> int:
 
     from .lsp.features.views import select_handle
 
-    engine = Engine(Settings(timeout_s=args.timeout))
+    engine = _engine(args.timeout)
     try:
         with open(args.file, encoding="utf-8") as fh:
             source = fh.read()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import pathlib
 import sys
 from typing import Any
@@ -61,7 +62,9 @@ def _recorder(method: str):
 def server_config(**env: str) -> ClientServerConfig:
     """`python -m exo_lsp serve` over stdio, with `env` added to the server's environment."""
     return ClientServerConfig(
-        server_command=[sys.executable, "-m", "exo_lsp", "serve"], client_factory=make_client, server_env=env or None
+        server_command=[sys.executable, "-m", "exo_lsp", "serve"],
+        client_factory=make_client,
+        server_env={**os.environ, **env} if env else None,
     )
 
 

@@ -7,14 +7,18 @@ each run's problems become diagnostics, its steps feed the other features, which
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import io
 import logging
+import tokenize
 import os
 import re
 from typing import Any
 
 import msgspec
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
@@ -22,16 +26,60 @@ from exo_lsp_protocol import messages as m
 
 from ..shared import positions
 from ..shared.positions import use_encoding
+from . import trust
 from .dispatch import Dispatcher
+from .protocol import ExoProtocol
 from .settings import InitOptions, read_options
 from .view_files import ViewFiles
 from .features.show import document_uri, refresh_view_files
-from .worker_client import Engine, Settings
+from .engine import Engine
+from .worker_client import Settings
 from ..shared.trace import Problem, Trace
 
 log = logging.getLogger("exo_lsp.server")
 
-_IMPORTS_EXO = re.compile(r"^\s*(from\s+exo[\s.]|import\s+exo\b)", re.M)
+TRUST, NOT_NOW = "Trust", "Not now"
+BIG_DOCUMENT = 1 << 20
+_IMPORT_LINE = re.compile(r"^[ \t]*(from[ \t]+exo[ \t.]|import[ \t]+exo\b)", re.M)
+
+
+def imports_exo(text: str) -> bool:
+    """Whether the script imports Exo, from its syntax tree (a docstring that says
+    ``import exo`` does not count). A script that does not parse yet is read token by
+    token, so that its syntax error is still reported."""
+    if "exo" not in text:
+        return False
+    if len(text) > BIG_DOCUMENT:
+        # Parsing is ~6 s per MB of statements, on the server's event loop: for such
+        # documents the import lines are found by their first words.
+        return bool(_IMPORT_LINE.search(text))
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return _imports_exo_tokens(text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name == "exo" or a.name.startswith("exo.") for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
+            node.module == "exo" or node.module.startswith("exo.")
+        ):
+            return True
+    return False
+
+
+def _imports_exo_tokens(text: str) -> bool:
+    names: list[str] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NAME or (tok.type == tokenize.OP and tok.string == "."):
+                names.append(tok.string)
+                if len(names) >= 2 and names[-2] in ("import", "from") and names[-1] == "exo":
+                    return True
+            elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                names.append("")
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    return False
 
 
 def to_lsp_range(r) -> lsp.Range:
@@ -55,30 +103,97 @@ def uri_to_path(uri: str) -> str:
 
 class ExoLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("exo-lsp", "0.1.0")
+        super().__init__("exo-lsp", "0.1.0", protocol_cls=ExoProtocol)
         self.engine = Engine(Settings())
         self.dispatcher = Dispatcher()
         self.view_files = ViewFiles()
         self.options = InitOptions()
-        self.trusted = True
+        self.trust_option: bool | None = True  # the client's say (None: ask per folder)
         self.debounce_s = self.options.debounce_ms / 1000
         self.action_budget_ms = self.options.action_budget_ms
-        self._pending: dict[str, asyncio.Task] = {}
+        self._pending: dict[str, asyncio.Task] = {}  # uri -> debounced run
+        self._runs: dict[str, tuple[int | None, asyncio.Task]] = {}  # uri -> run of a version
         self._published: dict[str, set[str]] = {}  # script uri -> uris it put diagnostics on
+        self._asked: set[str] = set()  # folders the user was asked about this session
         self.view_version = 0
         self.run_listeners: list = []  # called as f(ls, uri, trace) after each published run
+
+    # ------------------------------------------------------------ trust
+
+    @property
+    def trusted(self) -> bool:
+        """False only when the client said the workspace is not trusted; whether a given
+        script may run is ``may_run``'s to say."""
+        return self.trust_option is not False
+
+    @trusted.setter
+    def trusted(self, value: bool) -> None:
+        self.trust_option = value
+
+    def folder_of(self, path: str) -> str:
+        """The workspace folder holding `path` (the deepest), or its own directory."""
+        best = None
+        for f in self.workspace.folders.values():
+            fp = uri_to_path(f.uri)
+            if trust.contains(fp, path) and (best is None or len(fp) > len(best)):
+                best = fp
+        root = self.workspace.root_path
+        if best is None and root and trust.contains(root, path):
+            best = root
+        return best or os.path.dirname(path)
+
+    def may_run(self, uri: str) -> bool:
+        if self.trust_option is not None:
+            return self.trust_option
+        if not uri.startswith("file:"):
+            return False
+        return trust.is_trusted(uri_to_path(uri))
+
+    def ask_trust(self, uri: str) -> None:
+        """Once per folder and session: ask the user whether to run its scripts."""
+        folder = self.folder_of(uri_to_path(uri))
+        if folder in self._asked:
+            return
+        self._asked.add(folder)
+        asyncio.get_running_loop().create_task(self._ask(folder))
+
+    async def _ask(self, folder: str) -> None:
+        answer = None
+        try:
+            answer = await self.window_show_message_request_async(lsp.ShowMessageRequestParams(
+                type=lsp.MessageType.Warning,
+                message=f"Run the Exo scripts in {folder}? Exo runs a schedule script to check it: "
+                        "trust the folder only if you trust its code.",
+                actions=[lsp.MessageActionItem(title=TRUST), lsp.MessageActionItem(title=NOT_NOW)],
+            ))
+        except Exception as exc:  # a client without the request: say why nothing runs
+            log.info("trust request failed: %s", exc)
+        if answer is not None and answer.title == TRUST:
+            trust.remember(folder)
+            for uri in list(self.workspace.text_documents):
+                if uri.startswith("file:") and trust.contains(folder, uri_to_path(uri)):
+                    self.schedule_run(uri, 0)
+            return
+        self.window_show_message(lsp.ShowMessageParams(
+            type=lsp.MessageType.Info,
+            message=f"Exo: the scripts in {folder} are not run, because the folder is not trusted. "
+                    f"To trust it: reopen a script and answer {TRUST}, or run `exo-lsp trust {folder}`.",
+        ))
 
     # ------------------------------------------------------------ documents and runs
 
     def script_text(self, uri: str) -> tuple[str, int | None] | None:
-        doc = self.workspace.get_text_document(uri)
+        """The text of a document the client opened (never a file read from disk)."""
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            return None
         try:
             return doc.source, doc.version
         except (OSError, FileNotFoundError):
             return None
 
     def is_schedule(self, text: str) -> bool:
-        return bool(_IMPORTS_EXO.search(text))
+        return imports_exo(text)
 
     def schedule_run(self, uri: str, delay: float) -> None:
         old = self._pending.pop(uri, None)
@@ -92,16 +207,34 @@ class ExoLanguageServer(LanguageServer):
         await self.run_document(uri)
 
     async def run_document(self, uri: str) -> Trace | None:
+        """Run the document's current version, or await its run already going (one run
+        per version, whoever asks; a caller that is cancelled leaves the run alone)."""
         got = self.script_text(uri)
         if got is None:
             return None
         text, version = got
         if not self.is_schedule(text):
             return None
-        if not self.trusted:
+        if not self.may_run(uri):
             self.notify_status(m.RunStatusParams(uri=uri, version=version, state="untrusted",
                                                  message="workspace not trusted: scripts are not run"))
+            if self.trust_option is None and uri.startswith("file:"):
+                self.ask_trust(uri)  # (a buffer that is no file has no folder to trust)
             return None
+        known = self._runs.get(uri)
+        if known is not None and known[0] == version and not known[1].cancelled():
+            task = known[1]
+            if not task.done() or task.result() is not None:
+                return await asyncio.shield(task)
+        task = asyncio.get_running_loop().create_task(self._run_and_publish(uri, text, version))
+        self._runs[uri] = (version, task)
+        return await asyncio.shield(task)
+
+    def _current(self, uri: str, version: int | None) -> bool:
+        got = self.script_text(uri)
+        return got is not None and got[1] == version
+
+    async def _run_and_publish(self, uri: str, text: str, version: int | None) -> Trace | None:
         self.notify_status(m.RunStatusParams(uri=uri, version=version, state="running"))
         try:
             trace = await self.engine.run(uri_to_path(uri), text, version)
@@ -109,8 +242,12 @@ class ExoLanguageServer(LanguageServer):
             log.exception("run failed")
             self.notify_status(m.RunStatusParams(uri=uri, version=version, state="crashed", message=str(exc)))
             return None
+        if not self._current(uri, version):
+            return None  # a newer version (or a close) came: never publish a stale run
         if trace is None:
-            return None  # superseded by a newer version
+            if not self.engine.closed:
+                self.schedule_run(uri, 0)  # cancelled, yet still the current version: run it again
+            return None
         await refresh_view_files(self, uri, trace)  # before the diagnostics that point at them
         self.publish(uri, trace)
         for listener in self.run_listeners:
@@ -131,9 +268,6 @@ class ExoLanguageServer(LanguageServer):
         got = self.script_text(uri)
         trace = self.trace_for(uri)
         if got is not None and (trace is None or trace.version != got[1]):
-            pending = self._pending.pop(uri, None)
-            if pending is not None and not pending.done():
-                pending.cancel()
             trace = await self.run_document(uri) or self.trace_for(uri)
         return trace
 
@@ -203,8 +337,12 @@ def to_diagnostic(p: Problem, uri_of=None) -> lsp.Diagnostic:
 
 
 def params_as(params: Any, cls: type[msgspec.Struct]):
-    """Custom-method params arrive as pygls objects; read them as our Struct."""
-    return msgspec.convert(_plain(params), cls)
+    """Custom-method params arrive as pygls objects; read them as our Struct. Params that
+    do not fit are the client's error: -32602 Invalid params, naming what is wrong."""
+    try:
+        return msgspec.convert(_plain(params), cls)
+    except msgspec.ValidationError as exc:
+        raise JsonRpcInvalidParams(f"invalid params for {cls.__name__}: {exc}") from None
 
 
 def _plain(obj: Any) -> Any:
@@ -231,11 +369,13 @@ def on_initialize(ls: ExoLanguageServer, params: lsp.InitializeParams) -> None:
     use_encoding(ls.workspace.position_encoding or "utf-16")
     ls.engine.settings.encoding = positions.encoding()
     ls.options = opts
-    ls.trusted = opts.trusted is not False
+    ls.trust_option = opts.trusted
     s = ls.engine.settings
     s.timeout_s = opts.timeout_seconds
     s.memory_mb = opts.memory_mb
     s.python = opts.worker_python or s.python
+    s.max_workers = opts.max_workers
+    s.idle_s = opts.idle_worker_seconds
     ls.debounce_s = opts.debounce_ms / 1000
     ls.action_budget_ms = opts.action_budget_ms
     if notes:
@@ -268,6 +408,8 @@ def did_close(ls: ExoLanguageServer, params: lsp.DidCloseTextDocumentParams) -> 
     task = ls._pending.pop(uri, None)
     if task is not None:
         task.cancel()
+    ls._runs.pop(uri, None)  # a run still going finishes, unpublished (the document is gone)
+    ls.engine.release(uri_to_path(uri))
     for target in ls._published.pop(uri, set()) | {uri}:
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=[]))
 
@@ -275,8 +417,8 @@ def did_close(ls: ExoLanguageServer, params: lsp.DidCloseTextDocumentParams) -> 
 @server.feature("exo/trustChanged")
 async def trust_changed(ls: ExoLanguageServer, params: Any) -> None:
     p = params_as(params, m.TrustChangedParams)
-    was = ls.trusted
-    ls.trusted = p.trusted
+    was = ls.trust_option
+    ls.trust_option = p.trusted
     if p.trusted and not was:
         for uri in list(ls.workspace.text_documents):
             ls.schedule_run(uri, 0)

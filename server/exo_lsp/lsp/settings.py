@@ -24,6 +24,8 @@ class InitOptions(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     debounce_ms: Millis = 300.0
     action_budget_ms: Millis = 700.0  # code actions: validation time per request
     virtual_documents: bool = False  # the client reads exo-proc:/exo-c: views (our VS Code extension)
+    max_workers: Annotated[int, msgspec.Meta(ge=1)] = 4  # live workers, one per open script (LRU beyond)
+    idle_worker_seconds: Millis = 30.0  # a closed script's worker is stopped after this long
 
 
 _FIELD = re.compile(r"at `\$\.(\w+)`")

@@ -1,42 +1,48 @@
-"""The engine: owns the worker, runs schedule scripts in it, keeps the latest trace.
+"""One worker process and the frames going to and from it.
 
-Every LSP feature reads the engine's traces or asks the worker through ``query``. The
-worker is disposable: on a timeout, a crash or a deliberate exit it is replaced, and the
-run that caused it becomes a trace with one problem saying what happened and where.
+The worker runs in its own session; frames travel over a socketpair whose worker end is
+passed at a high descriptor number (stdin is /dev/null, stdout and stderr go to a pipe
+read here for crash reports). The process is watched by its exit, never by its pipes: a
+grandchild holding stderr open cannot delay the server. Killing a worker kills its whole
+process tree (process_tree.kill_tree) and waits only for the worker itself to be reaped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import fcntl
 import itertools
 import logging
 import os
 import re
 import signal
+import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
-import msgspec
-
 from ..shared import framing as ipc
-from ..shared.contract import METHODS, QueryParams
-from ..shared.positions import col_len, index_to_col
-from ..shared.trace import Position, Problem, Range, Trace, norm_path
+from . import process_tree
 
 log = logging.getLogger("exo_lsp.worker_client")
+
+IPC_FD_MIN = 200  # the worker's end of the channel sits at or above this descriptor
+CHANNEL_CLOSED = 75  # the worker's exit status when the script closed its end (worker/main.py)
 
 
 @dataclass
 class Settings:
     python: str = sys.executable  # interpreter that runs the worker
     timeout_s: float = 30.0  # wall time of one run
-    memory_mb: int = 8192  # address-space limit of the worker
+    memory_mb: int = 8192  # address-space limit of each worker
+    file_mb: int = 1024  # largest file a script may write
     query_timeout_s: float = 60.0
     encoding: str = "utf-16"  # position encoding of the trace's columns
     start_timeout_s: float = 120.0
+    max_workers: int = 4  # live workers (one per open script, LRU beyond that)
+    idle_s: float = 30.0  # a closed script's worker is stopped after this long
+    spare: bool = True  # keep one started worker ready for the next script
 
 
 class WorkerGone(Exception):
@@ -49,12 +55,12 @@ class WorkerGone(Exception):
 @dataclass
 class _Pending:
     future: asyncio.Future
-    on_progress: Callable[[int], None] | None = None
-    last_line: int | None = None
+    on_progress: Callable[..., None] | None = None
+    last_line: int | None = None  # line of the script op in progress (ipc.At)
 
 
 class WorkerClient:
-    """One worker process and the frames going to and from it."""
+    """One worker process. Not safe for concurrent requests: its owner serialises them."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -64,47 +70,76 @@ class WorkerClient:
         self.stderr_tail = bytearray()
         self.dying: ipc.Dying | None = None
         self.start_ms: float | None = None
+        self.exit_code: int | None = None
+        self.channel_lost = False  # the worker was alive but its end of the channel was closed
+        self.lock = asyncio.Lock()
+        self.running_path: str | None = None  # script of the run in progress, for crash reports
+        self.last_used = time.monotonic()
+        self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task] = []
         self._ready: asyncio.Future | None = None
-        self.running_path: str | None = None  # script of the run in progress, for crash reports
+        self._exited = asyncio.Event()
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
+        return self.proc is not None and self.proc.returncode is None and self._writer is not None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         env = dict(os.environ)
         env["EXO_LSP_WORKER_MEMORY_MB"] = str(self.settings.memory_mb)
+        env["EXO_LSP_WORKER_FILE_MB"] = str(self.settings.file_mb)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        ours, theirs = socket.socketpair()
+        high = fcntl.fcntl(theirs.fileno(), fcntl.F_DUPFD_CLOEXEC, IPC_FD_MIN)
+        theirs.close()
+        env["EXO_LSP_IPC_FD"] = str(high)
+        err_r, err_w = os.pipe()
         t0 = time.perf_counter()
-        self.proc = await asyncio.create_subprocess_exec(
-            self.settings.python,
-            "-m",
-            "exo_lsp.worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            limit=1 << 26,
-            start_new_session=True,
-        )
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                self.settings.python,
+                "-m",
+                "exo_lsp.worker",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=err_w,
+                stderr=err_w,
+                pass_fds=(high,),
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            os.close(high)
+            os.close(err_w)
         self.stderr_tail.clear()
         self.dying = None
-        self._ready = asyncio.get_running_loop().create_future()
+        self.channel_lost = False
+        self.exit_code = None
+        self._exited.clear()
+        reader, self._writer = await asyncio.open_unix_connection(sock=ours, limit=1 << 26)
+        err_reader = asyncio.StreamReader(limit=1 << 20, loop=loop)
+        err_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(err_reader, loop=loop), os.fdopen(err_r, "rb", buffering=0)
+        )
+        self._ready = loop.create_future()
+        self._ready.add_done_callback(_retrieve)
         self._tasks = [
-            asyncio.create_task(self._read_frames()),
-            asyncio.create_task(self._read_stderr()),
+            asyncio.create_task(self._read_frames(reader)),
+            asyncio.create_task(self._read_stderr(err_reader, err_transport)),
+            asyncio.create_task(self._watch(self.proc)),
         ]
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self.settings.start_timeout_s)
         except asyncio.TimeoutError:
             await self.kill()
-            raise WorkerGone("the worker did not start in time")
+            raise WorkerGone("the worker did not start in time") from None
         self.start_ms = (time.perf_counter() - t0) * 1000
 
-    async def _read_frames(self) -> None:
-        assert self.proc and self.proc.stdout
-        reader = self.proc.stdout
+    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
         while True:
             body = await ipc.read_frame_async(reader)
             if body is None:
@@ -113,12 +148,14 @@ class WorkerClient:
             if isinstance(msg, ipc.Ready):
                 if self._ready and not self._ready.done():
                     self._ready.set_result(msg)
-            elif isinstance(msg, ipc.Progress):
+            elif isinstance(msg, ipc.At):
                 p = self.pending.get(msg.id)
                 if p is not None:
                     p.last_line = msg.line
-                    if p.on_progress:
-                        p.on_progress(msg.line)
+            elif isinstance(msg, ipc.Progress):
+                p = self.pending.get(msg.id)
+                if p is not None and p.on_progress:
+                    p.on_progress(msg.line)
             elif isinstance(msg, ipc.QueryProgress):
                 p = self.pending.get(msg.id)
                 if p is not None and p.on_progress:
@@ -129,41 +166,49 @@ class WorkerClient:
                     p.future.set_result(msg)
             elif isinstance(msg, ipc.Dying):
                 self.dying = msg
-        await self._on_exit()
+        # The channel is gone (the worker exited, or the script closed the descriptor):
+        # a worker we cannot talk to is of no use.
+        if self.proc is not None and self.proc.returncode is None:
+            await asyncio.sleep(0.2)  # an exiting worker: let its exit status be the reason
+            if self.proc.returncode is None:
+                self.channel_lost = True
+                process_tree.kill_tree(self.proc.pid)
 
-    async def _read_stderr(self) -> None:
-        assert self.proc and self.proc.stderr
-        while True:
-            chunk = await self.proc.stderr.read(65536)
-            if not chunk:
-                return
-            self.stderr_tail += chunk
-            del self.stderr_tail[:-65536]
-            log.debug("worker: %s", chunk.decode(errors="replace").rstrip())
+    async def _read_stderr(self, reader: asyncio.StreamReader, transport) -> None:
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                self.stderr_tail += chunk
+                del self.stderr_tail[:-65536]
+                log.debug("worker: %s", chunk.decode(errors="replace").rstrip())
+        finally:
+            transport.close()
 
-    async def _on_exit(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
-        stderr_task = self._tasks[1] if len(self._tasks) > 1 else None
-        if stderr_task is not None:
-            # the crash report (faulthandler) is on stderr: read it to the end first
-            try:
-                await asyncio.wait_for(asyncio.shield(stderr_task), 2)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                pass
+        self.exit_code = code
+        process_tree.kill_group(proc.pid)  # whatever of its group is left
+        if self.dying is None and code < 0:
+            await asyncio.sleep(0.1)  # a crash report (faulthandler) may still be in the pipe
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         reason = self._exit_reason(code)
-        for pid, p in list(self.pending.items()):
+        for p in list(self.pending.values()):
             if not p.future.done():
-                p.future.set_exception(WorkerGone(reason, self._crash_location()))
+                p.future.set_exception(WorkerGone(reason, self._crash_location(p.last_line)))
         self.pending.clear()
         if self._ready and not self._ready.done():
             self._ready.set_exception(WorkerGone(reason + self._stderr_excerpt()))
+        self._exited.set()
 
     def _exit_reason(self, code: int) -> str:
         if self.dying is not None:
             return self.dying.reason
+        if self.channel_lost or code == CHANNEL_CLOSED:
+            return "the worker lost its connection to the server (the script closed its descriptor)"
         if code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -177,33 +222,43 @@ class WorkerClient:
         text = self.stderr_tail.decode(errors="replace").strip()
         return f": {text[-2000:]}" if text else ""
 
-    def _crash_location(self) -> tuple[str, int, int | None] | None:
+    def _crash_location(self, op_line: int | None = None) -> tuple[str, int, int | None] | None:
         if self.dying is not None and self.dying.path and self.dying.line is not None:
             return (self.dying.path, self.dying.line, self.dying.character)
-        return _faulthandler_location(self.stderr_tail.decode(errors="replace"), self.running_path)
+        return crash_location(self.stderr_tail.decode(errors="replace"), self.running_path, op_line)
 
     async def request(self, msg, timeout: float, on_progress=None) -> Any:
         if not self.alive:
             await self.start()
-        assert self.proc and self.proc.stdin
+        assert self._writer is not None
+        self.last_used = time.monotonic()
         fut = asyncio.get_running_loop().create_future()
-        self.pending[msg.id] = _Pending(fut, on_progress)
-        self.proc.stdin.write(ipc.frame(msg))
-        await self.proc.stdin.drain()
+        fut.add_done_callback(_retrieve)  # nobody may be left to read a failure
+        pending = self.pending[msg.id] = _Pending(fut, on_progress)
+        try:
+            self._writer.write(ipc.frame(msg))
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError):
+            pass  # the worker is going: its exit fails the future
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
         except asyncio.TimeoutError:
-            where = await self._dump_and_kill()
+            where = await self._dump_and_kill(pending.last_line)
             raise WorkerGone(f"ran longer than {timeout:g} s", where) from None
         except asyncio.CancelledError:
             self.cancel(msg.id)
             raise
+        finally:
+            self.last_used = time.monotonic()
 
     def cancel(self, request_id: int) -> None:
-        if self.alive and self.proc and self.proc.stdin:
-            self.proc.stdin.write(ipc.frame(ipc.Cancel(request_id)))
+        if self.alive and self._writer is not None:
+            try:
+                self._writer.write(ipc.frame(ipc.Cancel(request_id)))
+            except (ConnectionError, RuntimeError):
+                pass
 
-    async def _dump_and_kill(self):
+    async def _dump_and_kill(self, op_line: int | None):
         # faulthandler prints the stack on SIGUSR1: that says where the script was stuck.
         if self.alive and self.proc:
             try:
@@ -211,149 +266,65 @@ class WorkerClient:
                 await asyncio.sleep(0.3)
             except ProcessLookupError:
                 pass
-        where = _faulthandler_location(self.stderr_tail.decode(errors="replace"), self.running_path)
+        where = crash_location(self.stderr_tail.decode(errors="replace"), self.running_path, op_line)
         await self.kill()
         return where
 
     async def kill(self) -> None:
+        """Kill the worker's process tree; waits for the worker's exit, never for pipes."""
         proc = self.proc
         if proc is None:
             return
         if proc.returncode is None:
+            process_tree.kill_tree(proc.pid)
+        else:
+            process_tree.kill_group(proc.pid)
+        if self._tasks:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                proc.kill()
-            await proc.wait()
+                await asyncio.wait_for(self._exited.wait(), 10)
+            except asyncio.TimeoutError:
+                log.error("worker %d did not exit after SIGKILL", proc.pid)
         for t in self._tasks:
             t.cancel()
         self._tasks = []
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         for p in self.pending.values():
             if not p.future.done():
                 p.future.set_exception(WorkerGone("the worker was stopped"))
         self.pending.clear()
 
     async def shutdown(self) -> None:
-        if self.alive and self.proc and self.proc.stdin:
+        if self.alive and self._writer is not None:
             try:
-                self.proc.stdin.write(ipc.frame(ipc.Shutdown()))
-                await self.proc.stdin.drain()
-                await asyncio.wait_for(self.proc.wait(), 2)
-            except (asyncio.TimeoutError, ConnectionError):
+                self._writer.write(ipc.frame(ipc.Shutdown()))
+                await self._writer.drain()
+                await asyncio.wait_for(self._exited.wait(), 2)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
                 pass
         await self.kill()
 
 
-@functools.cache
-def _result_decoder(params_type: type) -> msgspec.msgpack.Decoder:
-    return msgspec.msgpack.Decoder(METHODS[params_type] | None)
+def _retrieve(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 _FH_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
-def _faulthandler_location(text: str, script: str | None) -> tuple[str, int, int | None] | None:
-    """The innermost frame in `script` of the last faulthandler dump."""
-    dumps = text.rsplit("most recent call first", 1)
-    if len(dumps) < 2 or script is None:
+def crash_location(text: str, script: str | None, op_line: int | None = None) -> tuple[str, int, int | None] | None:
+    """Where the script was when the worker was stopped: the innermost frame in `script` of
+    the last faulthandler dump, or, when the dump does not reach the script (faulthandler
+    shows 100 frames; Exo's passes recurse deeper), the line of the op in progress."""
+    if script is None:
         return None
-    for m in _FH_LINE.finditer(dumps[1]):
-        if os.path.abspath(m["file"]) == script:
-            return (script, int(m["line"]) - 1, None)
+    dumps = text.rsplit("most recent call first", 1)
+    if len(dumps) == 2:
+        for m in _FH_LINE.finditer(dumps[1]):
+            if os.path.abspath(m["file"]) == script:
+                return (script, int(m["line"]) - 1, None)
+    if op_line is not None:
+        return (script, op_line, None)
     return None
-
-
-@dataclass
-class Engine:
-    settings: Settings = field(default_factory=Settings)
-    traces: dict[str, Trace] = field(default_factory=dict)
-    restarts: int = 0
-
-    def __post_init__(self) -> None:
-        self.worker = WorkerClient(self.settings)
-        self._lock = asyncio.Lock()
-        self._latest_version: dict[str, int | None] = {}
-        self._in_flight: dict[str, tuple[int, int | None]] = {}  # path -> (request id, version)
-
-    async def run(
-        self, path: str, source: str, version: int | None = None, *, on_progress=None, use_memo=True
-    ) -> Trace | None:
-        """Run `source` as the script at `path`. None when a newer version superseded it."""
-        path = norm_path(path)
-        self._latest_version[path] = version
-        flying = self._in_flight.get(path)
-        if flying is not None and flying[1] != version:
-            self.worker.cancel(flying[0])
-        async with self._lock:
-            if self._latest_version.get(path) != version:
-                return None
-            req = ipc.RunScript(next(self.worker.ids), path, source, version, use_memo, self.settings.encoding)
-            self._in_flight[path] = (req.id, version)
-            self.worker.running_path = path
-            t0 = time.perf_counter()
-            try:
-                done = await self.worker.request(req, self.settings.timeout_s, on_progress)
-            except WorkerGone as gone:
-                self.restarts += 1
-                trace = self._crash_trace(path, version, source, gone, (time.perf_counter() - t0) * 1000)
-                asyncio.create_task(self._restart())
-            else:
-                if done.cancelled or done.trace is None:
-                    return None
-                trace = done.trace
-            finally:
-                self._in_flight.pop(path, None)
-                self.worker.running_path = None
-            self.traces[path] = trace
-            return trace
-
-    async def query(self, path: str, params: QueryParams, *, on_progress=None) -> Any:
-        """Ask the worker about procs of the last run of `path`: the Result type that the
-        contract pairs with `params`, or None when the worker has nothing to say.
-        on_progress(message, fraction) hears how far a long query has got."""
-        path = norm_path(path)
-        async with self._lock:
-            msg = ipc.Query(next(self.worker.ids), path, params)
-            try:
-                done = await self.worker.request(msg, self.settings.query_timeout_s, on_progress)
-            except WorkerGone as gone:
-                self.restarts += 1
-                asyncio.create_task(self._restart())
-                raise RuntimeError(f"the worker stopped while answering: {gone.reason}") from None
-        if done.error:
-            raise RuntimeError(done.error)
-        return _result_decoder(type(params)).decode(done.result)
-
-    async def _restart(self) -> None:
-        async with self._lock:
-            await self.worker.kill()
-            try:
-                await self.worker.start()
-            except WorkerGone as gone:
-                log.error("worker restart failed: %s", gone.reason)
-
-    async def ensure_started(self) -> None:
-        async with self._lock:
-            if not self.worker.alive:
-                await self.worker.start()
-
-    async def shutdown(self) -> None:
-        await self.worker.shutdown()
-
-    def _crash_trace(self, path, version, source, gone: WorkerGone, ms: float) -> Trace:
-        lines = source.splitlines()
-        line, col = 0, None
-        if gone.hint and os.path.abspath(gone.hint[0]) == path:
-            line, col = gone.hint[1], gone.hint[2]
-        text = lines[line] if 0 <= line < len(lines) else ""
-        if col is not None:  # a code position: UTF-8 bytes
-            start = len(text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
-        else:
-            start = len(text) - len(text.lstrip())
-        rng = Range(Position(line, index_to_col(text, start)), Position(line, col_len(text)))
-        where = f" (it was at line {line + 1})" if gone.hint else ""
-        message = f"{gone.reason}{where}; the worker was restarted"
-        if gone.reason.startswith("ran longer"):
-            message = f"the script {gone.reason}{where} and was stopped; the worker was restarted"
-        problem = Problem(path, rng, "error", message, "worker-crash")
-        return Trace(path, version, False, [], [], [], [problem], "", ms, crashed=True)

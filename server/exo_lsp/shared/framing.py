@@ -1,4 +1,8 @@
-"""Messages between the server and its worker: msgspec msgpack, length-prefixed frames."""
+"""Messages between the server and its worker: msgspec msgpack, length-prefixed frames.
+
+They travel over a socket the server passes to the worker at a high descriptor number
+(``EXO_LSP_IPC_FD``), never over the worker's stdin/stdout, which the script can close or
+write to."""
 
 from __future__ import annotations
 
@@ -47,6 +51,14 @@ class Progress(msgspec.Struct, tag="progress"):
     line: int  # 0-based line of the step just finished
 
 
+class At(msgspec.Struct, tag="at"):
+    """A scheduling op called from the script is starting: where a timeout inside Exo
+    (whose stack is too deep for the crash dump to reach the script) is reported."""
+
+    id: int
+    line: int  # 0-based line of the call in the script
+
+
 class QueryProgress(msgspec.Struct, tag="query_progress"):
     id: int
     message: str
@@ -57,6 +69,7 @@ class RunDone(msgspec.Struct, tag="run_done"):
     id: int
     trace: Trace | None
     cancelled: bool = False
+    leftovers: list[str] = []  # what the run left behind (the worker must not be reused)
 
 
 class QueryDone(msgspec.Struct, tag="query_done"):
@@ -75,7 +88,7 @@ class Dying(msgspec.Struct, tag="dying"):
 
 
 ToWorker = Union[RunScript, Cancel, Query, Shutdown]
-FromWorker = Union[Ready, Progress, QueryProgress, RunDone, QueryDone, Dying]
+FromWorker = Union[Ready, Progress, At, QueryProgress, RunDone, QueryDone, Dying]
 
 _HEADER = struct.Struct("<I")
 _encoder = msgspec.msgpack.Encoder()

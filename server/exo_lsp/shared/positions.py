@@ -107,15 +107,42 @@ def _width(ch: str) -> int:
     return 1 if o < 0x80 else 2 if o < 0x800 else 3 if o < 0x10000 else 4
 
 
-def line_moves(old: str, new: str) -> dict[int, int]:
+MAX_DIFF_LINES = 4000  # lines between the first and the last change that are diffed
+MAX_FOLLOW_CHARS = 8_000_000  # beyond this, documents are not diffed at all
+
+
+def line_moves(old: str, new: str) -> dict[int, int] | None:
     """1-based old line -> its new line, for the lines an edit kept but moved (lines it
-    changed in place keep their place: a replaced block of the same size maps line by line)."""
+    changed in place keep their place: a replaced block of the same size maps line by line).
+    None when the edit is too large to follow (the caller must not trust old positions).
+
+    Lines before the first change and after the last are matched directly (linear); only
+    the span between is diffed, and only up to MAX_DIFF_LINES (difflib is quadratic on
+    repeated lines)."""
     import difflib
 
+    if len(old) > MAX_FOLLOW_CHARS or len(new) > MAX_FOLLOW_CHARS:
+        return None
     a, b = old.splitlines(), new.splitlines()
+    n = min(len(a), len(b))
+    head = 0
+    while head < n and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
     moves: dict[int, int] = {}
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    shift = len(b) - len(a)
+    if shift:
+        for k in range(len(a) - tail, len(a)):
+            moves[k + 1] = k + shift + 1
+    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
+    if not mid_a or not mid_b:
+        return moves
+    if len(mid_a) + len(mid_b) > MAX_DIFF_LINES:
+        return None
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=False).get_opcodes():
         if (tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1)) and i1 != j1:
             for k in range(i2 - i1):
-                moves[i1 + k + 1] = j1 + k + 1
+                moves[head + i1 + k + 1] = head + j1 + k + 1
     return moves

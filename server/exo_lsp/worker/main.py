@@ -1,16 +1,19 @@
 """The worker process: runs schedule scripts, keeps procs, answers questions about them.
 
-Started by the server as ``python -m exo_lsp.worker``. Frames travel over stdin and a
-private copy of stdout; the real fd 1 is pointed at stderr so that whatever the script or
-a C library prints cannot corrupt the stream.
+Started by the server as ``python -m exo_lsp.worker``, one per open script, in its own
+session. Frames travel over a socket the server passed at a high descriptor number
+(``EXO_LSP_IPC_FD``, close-on-exec, so the script's children do not inherit it); stdin is
+/dev/null and stdout goes to stderr, so a script that prints, reads or closes fds 0-2
+cannot touch the stream. After each run the worker reports what the run left behind
+(``leftovers.py``); the server then replaces it.
 """
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import os
 import queue
-import resource
 import signal
 import sys
 import threading
@@ -21,12 +24,44 @@ import msgspec
 
 from ..shared import framing as ipc
 from ..shared.positions import use_encoding
-from . import queries
+from . import limits, queries
+from .leftovers import Baseline
 from .queries import HANDLERS, load_handlers
 
+
+CHANNEL_CLOSED = 75  # exit status: the script closed the channel's descriptor
+
+
+class _Channel:
+    """Blocking reads and writes on the IPC descriptor. If the script closed it, the worker
+    is of no use: it exits at once with CHANNEL_CLOSED, which the server reports."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.exit = os._exit  # (the real one: guard_exit replaces os._exit)
+
+    def read(self, n: int) -> bytes:
+        try:
+            return os.read(self.fd, n)
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                self.exit(CHANNEL_CLOSED)
+            return b""
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                self.exit(CHANNEL_CLOSED)
+            raise
+
+
 class Worker:
-    def __init__(self, out_fd: int):
-        self.out = os.fdopen(out_fd, "wb", buffering=0)
+    def __init__(self, fd: int):
+        self.out = _Channel(fd)
         self.lock = threading.Lock()
         self.inbox: queue.Queue = queue.Queue()
         self.cancelled: set[int] = set()
@@ -38,9 +73,8 @@ class Worker:
             self.out.write(data)
 
     def read_loop(self) -> None:
-        stdin = sys.stdin.buffer
         while True:
-            body = ipc.read_frame_sync(stdin)
+            body = ipc.read_frame_sync(self.out)
             if body is None:
                 self.inbox.put(ipc.Shutdown())
                 return
@@ -57,8 +91,10 @@ class Worker:
         tracer = Tracer()
         _preimport()
         load_handlers()
+        reader = threading.Thread(target=self.read_loop, daemon=True, name="exo-lsp-reader")
+        reader.start()
+        baseline = Baseline()
         self.send(ipc.Ready(os.getpid(), "1.0.0", (time.perf_counter() - t0) * 1000))
-        threading.Thread(target=self.read_loop, daemon=True).start()
         while True:
             msg = self.inbox.get()
             if isinstance(msg, ipc.Shutdown):
@@ -77,10 +113,11 @@ class Worker:
                         on_progress=lambda line, i=msg.id: self.send(ipc.Progress(i, line)),
                         cancelled=lambda i=msg.id: i in self.cancelled,
                         use_memo=msg.use_memo,
+                        on_op_start=lambda line, i=msg.id: self.send(ipc.At(i, line)),
                     )
-                    self.send(ipc.RunDone(msg.id, state.trace))
+                    self.send(ipc.RunDone(msg.id, state.trace, leftovers=baseline.leftovers()))
                 except RunCancelled:
-                    self.send(ipc.RunDone(msg.id, None, cancelled=True))
+                    self.send(ipc.RunDone(msg.id, None, cancelled=True, leftovers=baseline.leftovers()))
                 except Exception:  # a bug of ours: report it as the run's problem, keep serving
                     self.send(ipc.RunDone(msg.id, _internal_error_trace(msg, traceback.format_exc())))
                 finally:
@@ -120,6 +157,7 @@ class Worker:
                 real_exit(code)
 
         os._exit = _exit
+        self.real_exit = real_exit
 
 
 def _internal_error_trace(msg, tb: str):
@@ -143,24 +181,22 @@ def _preimport() -> None:
         traceback.print_exc()
 
 
-def _limit_memory() -> None:
-    mb = int(os.environ.get("EXO_LSP_WORKER_MEMORY_MB", "8192"))
-    if mb > 0:
-        limit = mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
 def main() -> None:
-    out_fd = os.dup(1)
+    fd = int(os.environ.pop("EXO_LSP_IPC_FD"))
+    os.set_inheritable(fd, False)  # the script's children must not hold the channel open
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     faulthandler.enable(file=sys.stderr, all_threads=False)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=False)
-    _limit_memory()
+    limits.apply_from_env()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-    worker = Worker(out_fd)
+    worker = Worker(fd)
     worker.guard_exit()
     worker.serve()
+    # End here: finalizing the interpreter with the reader thread blocked in read() (and
+    # whatever the scripts left) can abort; there is nothing left to flush but stderr.
+    sys.stderr.flush()
+    worker.real_exit(0)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ class Tracer:
         on_progress: Callable[[int], None] = lambda line: None,
         cancelled: Callable[[], bool] = lambda: False,
         use_memo: bool = True,
+        on_op_start: Callable[[int], None] = lambda line: None,
     ) -> RunState:
         hooks.install_hooks()  # idempotent; something may have taken them off since
         speedups.forget_analyses()  # their procs are the last run's
@@ -140,6 +141,7 @@ class Tracer:
         self.ops.start_run()
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
+        run.on_op_start = on_op_start
         hooks.take_new_srcinfos()  # not this run's
         try:
             state = run.execute()
@@ -162,6 +164,12 @@ class Tracer:
         if old is None or old == source:
             return
         moves = line_moves(old, source)
+        if moves is None:
+            # too large an edit to follow: old positions cannot be trusted, so nothing
+            # memoised from this script is reused (the run is a cold one)
+            self.ops.clear()
+            self.procs.clear()
+            return
         if not moves or not hooks.move_source_lines(self.srcinfos.get(path, ()), moves):
             return
         for key, e in list(self.ops.entries.items()):
@@ -193,6 +201,7 @@ class _ScriptRun:
         self.source = source
         self.version = version
         self.on_progress = on_progress
+        self.on_op_start: Callable[[int], None] = lambda line: None  # a script-level op begins
         self.cancelled = cancelled
         self.lines = LineIndex(source)
         self.steps: list[Step] = []
@@ -356,6 +365,7 @@ class _ScriptRun:
             site = self._call_site(frame)
             arguments = self._arguments(op, site, raw, frame)
             rng, script_frame = site.range, frame
+            self.on_op_start(rng.start.line)
         else:
             arguments = self._arguments(op, _CallSite(parent.range, None), raw)
             for i, a in enumerate(arguments):

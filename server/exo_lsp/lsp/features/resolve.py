@@ -389,7 +389,9 @@ async def current_trace(ls, uri: str, *, force: bool) -> Trace | None:
 class Resolver:
     def __init__(self, ls) -> None:
         self.ls = ls
-        self.names: dict[tuple[int, int], dict] = {}  # (worker restarts, proc handle) -> names
+        # (worker restarts, script, proc handle) -> names: handles are per worker, and each
+        # script has its own
+        self.names: dict[tuple[int, str, int], dict] = {}
 
     async def query(self, trace: Trace, params) -> Any:
         """The worker's answer about `trace`'s run (None when it has none or failed)."""
@@ -400,15 +402,15 @@ class Resolver:
             return None
 
     async def proc_names(self, trace: Trace, handles: set[int]) -> dict[int, dict]:
-        epoch = self.ls.engine.restarts
-        missing = [h for h in handles if (epoch, h) not in self.names]
+        epoch = (self.ls.engine.restarts, trace.path)
+        missing = [h for h in handles if (*epoch, h) not in self.names]
         if missing:
             got = await self.query(trace, NamesParams(handles=missing, version=trace.version))
             for h, v in (got.procs if got else {}).items():
-                self.names[(epoch, h)] = v
+                self.names[(*epoch, h)] = v
             if len(self.names) > 4096:
                 self.names.clear()
-        return {h: self.names.get((epoch, h), {}) for h in handles}
+        return {h: self.names.get((*epoch, h), {}) for h in handles}
 
 
 def register(server) -> None:
