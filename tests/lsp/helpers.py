@@ -68,6 +68,14 @@ def server_config(**env: str) -> ClientServerConfig:
     )
 
 
+def init_params(capabilities: lsp.ClientCapabilities | None = None, **options: Any) -> lsp.InitializeParams:
+    """For tests with a session of their own: no capabilities, trusted, the default options."""
+    return lsp.InitializeParams(
+        capabilities=capabilities or lsp.ClientCapabilities(),
+        initialization_options={**DEFAULT_INIT_OPTIONS, **options},
+    )
+
+
 def editor_json(editor: str, without: tuple[str, ...] = ()) -> dict[str, Any]:
     """The editor's ``{"clientInfo", "capabilities"}`` with the `without` paths removed."""
     data = json.loads(EDITORS[editor].read_text(encoding="utf-8"))

@@ -43,7 +43,7 @@ async def a_normal_script_still_works(client: LanguageClient) -> None:
     uri, status = await open_script(client, OP_FAILS)
     assert status["state"] == "errors", status
     [d] = client.diagnostics[uri]
-    assert "cannot perfectly divide" in d.message and rng(d) == (12, 4, 12, 69)
+    assert "cannot perfectly divide" in d.message and rng(d) == (12, 39, 12, 40)
     close_script(client, uri)
 
 
@@ -183,7 +183,7 @@ async def test_a_cancelled_hover_does_not_lose_the_first_run(client: LanguageCli
     status = await wait_for_run(client, uri, 1, since, timeout=60)
     assert status["state"] == "errors"
     [d] = client.diagnostics[uri]
-    assert "cannot perfectly divide" in d.message and rng(d) == (12, 4, 12, 69)
+    assert "cannot perfectly divide" in d.message and rng(d) == (12, 39, 12, 40)
     close_script(client, uri)
 
 
@@ -286,13 +286,13 @@ async def test_a_5mb_document_reruns_after_a_one_character_edit(client: Language
     uri, status = await open_script(client, script, text)
     assert status["state"] == "errors", status
     [d] = client.diagnostics[uri]
-    assert "cannot perfectly divide" in d.message and rng(d) == (n + 12, 4, n + 12, 69)
+    assert "cannot perfectly divide" in d.message and rng(d) == (n + 12, 39, n + 12, 40)
     edited = text[: len(text) // 2] + "#" + text[len(text) // 2 + 1 :]
     t0 = time.monotonic()
     status = await change_script(client, uri, edited, 2)
     assert status["state"] == "errors" and time.monotonic() - t0 < 20, status
     [d] = client.diagnostics[uri]
-    assert "cannot perfectly divide" in d.message and rng(d) == (n + 12, 4, n + 12, 69)
+    assert "cannot perfectly divide" in d.message and rng(d) == (n + 12, 39, n + 12, 40)
     close_script(client, uri)
 
 
