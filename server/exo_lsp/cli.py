@@ -1,4 +1,4 @@
-"""Command line: ``exo-lsp serve | check | trace | show``."""
+"""Command line: ``exo-lsp serve | check | trace | show | simulate | search``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     sim.add_argument("--step", help="step index (default: last)")
     sim.add_argument("--compiler", choices=["zig", "gcc"], default="zig")
     sim.add_argument("--json", action="store_true", help="print the structured result as JSON")
+    from . import search_cli
+
+    search_cli.add_parser(sub)
     for p in (check, trace, show, sim):
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per script (default 30)")
     args = ap.parse_args(argv)
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_show(args.file, args.proc, args.step, args.c, args.timeout)))
     elif args.cmd == "simulate":
         sys.exit(asyncio.run(_simulate(args)))
+    elif args.cmd == "search":
+        sys.exit(search_cli.run(args))
 
 
 async def _run_files(files: list[str], timeout: float) -> list[tuple[str, Trace]]:

@@ -83,6 +83,8 @@ def search(backend, *, strategy: str = "beam", budget: int = 200, seed: int = 0,
     t0 = time.perf_counter()
     tr = Tracker(budget, on_progress, t0, time_limit)
     try:
+        # the start proc itself first: every strategy reports at least it
+        tr.take(backend.run([Task((), seed, 0)]))
         if strategy == "random":
             _random(backend, tr, seed)
         elif strategy == "greedy":

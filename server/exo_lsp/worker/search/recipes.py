@@ -99,10 +99,11 @@ def enclosing_loops(c) -> list:
 class Builder:
     """Applies one call at a time on the session's proc and records the calls."""
 
-    def __init__(self, session, p) -> None:
+    def __init__(self, session, p, base: tuple[str, ...] | None = None) -> None:
         self.s = session
         self.p = p
         self.calls: list[str] = []
+        self.base = base  # the schedule that made p: steps are then memoised in the session
 
     def names(self) -> Namer:
         return Namer(self.p)
@@ -114,10 +115,16 @@ class Builder:
         return got
 
     def do(self, call: str) -> None:
-        try:
-            self.p = self.s.apply_call(self.p, call)
-        except Exception as e:
-            raise RecipeFailed(f"{call}: {type(e).__name__}: {e}") from e
+        key = None if self.base is None else (*self.base, *self.calls, call)
+        got = self.s._memo.get(key) if key is not None else None
+        if got is None:
+            try:
+                got = self.s.apply_call(self.p, call)
+            except Exception as e:
+                raise RecipeFailed(f"{call}: {type(e).__name__}: {e}") from e
+            if key is not None:
+                self.s.remember(key, got)
+        self.p = got
         self.calls.append(call)
 
     def fwd(self, c):
@@ -276,7 +283,21 @@ def tile_nest(b: Builder, stmt, depth: int):
     return chain, chain[-depth]
 
 
-def stage(b: Builder, stmt, depth: int, levels: tuple[tuple[int, bool], ...], memory) -> list[str]:
+def _extents(window: str) -> tuple[int, ...]:
+    """The sizes of a window's interval dimensions (its symbolic offsets cancel)."""
+    import collections
+
+    zero = collections.defaultdict(int)
+    dims = window[window.index("[") + 1 : -1].split(", ")
+    out = []
+    for d in dims:
+        if ":" in d:
+            lo, hi = d.split(":")
+            out.append(eval(hi, {}, zero) - eval(lo, {}, zero))
+    return tuple(out)
+
+
+def stage(b: Builder, stmt, depth: int, levels: tuple[tuple[int, bool], ...], memory, tile_shape: tuple) -> list[str]:
     """Stage each buffer the tile nest accesses, at the level chosen for it (0 = the tile
     nest, k = k loops further out; True = with the statement before the block too)."""
     chain, top = tile_nest(b, stmt, depth)
@@ -300,6 +321,10 @@ def stage(b: Builder, stmt, depth: int, levels: tuple[tuple[int, bool], ...], me
         window = stage_windows(stmts, inner).get(buf)
         if window is None:
             raise RecipeFailed(f"no window for {buf}")
+        if memory is not None and _extents(window) != tile_shape:
+            # the instruction's operands are tiles of the instruction's shape: another window
+            # cannot live in its memory (fail now, not at code generation in the simulator)
+            raise RecipeFailed(f"{window} is not a {tile_shape} tile")
         [new] = b.names().fresh(f"{buf}_tile")
         if prev is not None:
             target = f"{VAR}.find({_q(b.sel(prev))}).expand(0, 1)"
@@ -337,6 +362,8 @@ def replace_all(b: Builder, limit: int = 24) -> int:
                 continue
             b.p = q
             b.calls.append(c.call)
+            if b.base is not None:
+                b.s.remember((*b.base, *b.calls), q)
             n += 1
             break
         else:
@@ -344,16 +371,17 @@ def replace_all(b: Builder, limit: int = 24) -> int:
     return n
 
 
-def offload(session, p, path, shape: InstrShape, mapping: dict, levels, simplify: bool = True):
+def offload(session, p, path, shape: InstrShape, mapping: dict, levels, base: tuple[str, ...] | None = None):
     """tile + materialize + stage + replace_all (+ simplify): calls and the proc."""
     from ..exo.cursors import cursor_at_path
 
-    b = Builder(session, p)
+    b = Builder(session, p, base)
     stmt = cursor_at_path(p, path)
     targets = tile(b, stmt, shape, mapping)
     materialize(b, stmt, targets)
     b.do(f"simplify({VAR})")
-    stage(b, stmt, len(shape.loops), levels, shape.memories[0] if shape.memories else None)
+    stage(b, stmt, len(shape.loops), levels, shape.memories[0] if shape.memories else None,
+          tuple(t for v, t in shape.loops if v in shape.lhs))
     if replace_all(b) == 0:
         raise RecipeFailed("no instruction applies after staging")
     return b.calls, b.p

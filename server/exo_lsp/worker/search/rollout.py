@@ -99,7 +99,9 @@ def run_task(spec: Spec, task: Task) -> Result:
             if i is None:
                 break
             tried.add(i)
-            b = R.Builder(s, p)
+            if acts[i].kind == "stop":
+                break
+            b = R.Builder(s, p, tuple(calls))
             try:
                 acts[i].run(b, rng)
             except (R.RecipeFailed, Exception):

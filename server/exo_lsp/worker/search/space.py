@@ -30,17 +30,27 @@ ENUM_GROUPS = {"divide", "reorder", "unroll", "fission", "lift_alloc", "expand_d
 
 @dataclass
 class Action:
-    kind: str  # "offload", "privatize", "unroll", "enum"
+    kind: str  # "offload", "privatize", "unroll", "enum", "stop"
     label: str
     run: Callable
 
 
 def _offload(shape, path, mapping):
     def run(b: R.Builder, rng: random.Random) -> None:
-        levels = tuple(rng.choice(LEVELS) for _ in range(4))
-        calls, p = R.offload(b.s, b.p, path, shape, mapping, levels)
-        b.calls.extend(calls)
-        b.p = p
+        # a few draws of the staging levels: most combinations do not stage 4x4 windows,
+        # and the tiling they share is memoised
+        last = None
+        for _ in range(6):
+            levels = tuple(rng.choice(LEVELS) for _ in range(4))
+            try:
+                calls, p = R.offload(b.s, b.p, path, shape, mapping, levels, b.base)
+            except R.RecipeFailed as e:
+                last = e
+                continue
+            b.calls.extend(calls)
+            b.p = p
+            return
+        raise last or R.RecipeFailed("offload")
 
     return run
 
@@ -97,6 +107,8 @@ def actions_at(session, p) -> list[Action]:
                 par = _parent_stmt(s)
                 if par is not None and _is(par, "ForCursor") and _trip(par) is not None:
                     out.append(Action("privatize", f"one {s.name()} per {par.name()}", _privatize(node_path(s), node_path(par))))
+        # a rollout may end here: more random steps after offloading mostly break things
+        out.append(Action("stop", "stop", None))
         for s in _walk(p.body()):
             if _is(s, "ForCursor") and (_trip(s) or 99) <= 4 and any(_is(x, "CallCursor") for x in _walk(s.body())):
                 out.append(Action("unroll", f"unroll {s.name()}", _unroll(node_path(s))))
@@ -106,6 +118,13 @@ def actions_at(session, p) -> list[Action]:
     except Exception:
         cands = []
     for c in cands:
+        # unrolling long loops only grows the code the compiler and simulator must handle
+        if c.group == "unroll" and "for " in c.call:
+            loop = next((x for x in nodes if _is(x, "ForCursor") and f'"for {x.name()} in _:_' in c.call), None)
+            if loop is not None and (_trip(loop) or 99) > 4:
+                continue
+        if offloaded and c.group == "set_memory":
+            continue  # buffers are placed by the recipes; a CPU buffer in tile memory fails
         if c.group in ENUM_GROUPS:
             out.append(Action("enum", c.call, _call(c.call)))
     return out
@@ -113,7 +132,7 @@ def actions_at(session, p) -> list[Action]:
 
 # What a rollout draws: recipes much more often than single enumerator steps, which are
 # many and mostly neutral.
-WEIGHTS = {"offload": 40.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5}
+WEIGHTS = {"offload": 40.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5, "stop": 6.0}
 
 
 def pick(actions: list[Action], rng: random.Random, exclude: set[int]) -> int | None:
