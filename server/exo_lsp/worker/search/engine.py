@@ -22,7 +22,7 @@ from typing import Callable
 
 from .rollout import Result, Task
 
-MAX_ACTIONS = 6  # actions in a schedule (a recipe is one action of many calls)
+MAX_ACTIONS = 4  # actions in a schedule (a recipe is one action of many calls)
 
 
 @dataclass
