@@ -297,9 +297,35 @@ def _extents(window: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _window_at(b: Builder, stmt, depth: int, buf: str, level: int, with_prev: bool, memory, tile_shape: tuple):
+    chain, top = tile_nest(b, stmt, depth)
+    pos = len(chain) - depth - level
+    if pos < 0:
+        raise RecipeFailed("no such level")
+    block = chain[pos]
+    prev = _siblings_before(block) if with_prev else None
+    if with_prev and prev is None:
+        raise RecipeFailed("nothing before the block")
+    stmts = [prev, block] if prev is not None else [block]
+    inner = _inner_ranges(stmts)
+    if inner is None:
+        raise RecipeFailed("block has non-constant bounds")
+    window = stage_windows(stmts, inner).get(buf)
+    if window is None:
+        raise RecipeFailed(f"no window for {buf}")
+    if any(_is(a, "AllocCursor") and a.name() == buf for a in _walk(stmts)):
+        raise RecipeFailed(f"{buf} is allocated inside the block")
+    if memory is not None and _extents(window) != tile_shape:
+        # the instruction's operands are tiles of the instruction's shape: another window
+        # cannot live in its memory (fail now, not at code generation in the simulator)
+        raise RecipeFailed(f"{window} is not a {tile_shape} tile")
+    return block, prev, window
+
+
 def stage(b: Builder, stmt, depth: int, levels: tuple[tuple[int, bool], ...], memory, tile_shape: tuple) -> list[str]:
     """Stage each buffer the tile nest accesses, at the level chosen for it (0 = the tile
-    nest, k = k loops further out; True = with the statement before the block too)."""
+    nest, k = k loops further out; True = with the statement before the block too); a
+    buffer's entry is one level or levels to try in order."""
     chain, top = tile_nest(b, stmt, depth)
     inner = _inner_ranges([top])
     if inner is None:
@@ -307,24 +333,18 @@ def stage(b: Builder, stmt, depth: int, levels: tuple[tuple[int, bool], ...], me
     bufs = sorted(stage_windows([top], inner))
     made = []
     for k, buf in enumerate(bufs):
-        level, with_prev = levels[k % len(levels)]
-        chain, top = tile_nest(b, stmt, depth)
-        pos = len(chain) - depth - level
-        if pos < 0:
-            raise RecipeFailed("no such level")
-        block = chain[pos]
-        prev = _siblings_before(block) if with_prev else None
-        stmts = [prev, block] if prev is not None else [block]
-        inner = _inner_ranges(stmts)
-        if inner is None:
-            raise RecipeFailed("block has non-constant bounds")
-        window = stage_windows(stmts, inner).get(buf)
-        if window is None:
-            raise RecipeFailed(f"no window for {buf}")
-        if memory is not None and _extents(window) != tile_shape:
-            # the instruction's operands are tiles of the instruction's shape: another window
-            # cannot live in its memory (fail now, not at code generation in the simulator)
-            raise RecipeFailed(f"{window} is not a {tile_shape} tile")
+        options = levels[k % len(levels)]
+        if isinstance(options[0], int):
+            options = (options,)
+        # the first of the buffer's levels, in the order given, that stages a whole tile
+        for level, with_prev in options:
+            try:
+                block, prev, window = _window_at(b, stmt, depth, buf, level, with_prev, memory, tile_shape)
+                break
+            except RecipeFailed as e:
+                last = e
+        else:
+            raise last
         [new] = b.names().fresh(f"{buf}_tile")
         if prev is not None:
             target = f"{VAR}.find({_q(b.sel(prev))}).expand(0, 1)"
