@@ -188,6 +188,12 @@ def tile(b: Builder, stmt, shape: InstrShape, mapping: dict[str, str]):
             targets.append(i)
         else:
             targets.append(x)
+    return sink(b, stmt, targets)
+
+
+def sink(b: Builder, stmt, targets: list[str]) -> list[str]:
+    """Reorder (with fission where a loop's body is more than the next loop) until the
+    loops `targets` are the innermost around `stmt`, in that order."""
     for _ in range(40):  # each round fixes one inversion; a bound against surprises
         chain = enclosing_loops(b.fwd(stmt))
         names = [l.name() for l in chain]
@@ -215,7 +221,7 @@ def tile(b: Builder, stmt, shape: InstrShape, mapping: dict[str, str]):
         if nest is None:
             raise RecipeFailed("no pattern for the nest")
         b.do(f"reorder_loops({VAR}, {_q(nest)})")
-    raise RecipeFailed("tile: too many reorders")
+    raise RecipeFailed("sink: too many reorders")
 
 
 # ----------------------------------------------------------------------------- materialize
@@ -315,6 +321,11 @@ def _window_at(b: Builder, stmt, depth: int, buf: str, level: int, with_prev: bo
         raise RecipeFailed(f"no window for {buf}")
     if any(_is(a, "AllocCursor") and a.name() == buf for a in _walk(stmts)):
         raise RecipeFailed(f"{buf} is allocated inside the block")
+    if memory is not None and _extents(window) != tile_shape and level > 0:
+        # the block holds other copies of the tile nest (unrolled): stage this copy's
+        # window over it; Exo checks the other accesses stay outside
+        own = _inner_ranges([top])
+        window = stage_windows([top], own).get(buf) if own is not None else window
     if memory is not None and _extents(window) != tile_shape:
         # the instruction's operands are tiles of the instruction's shape: another window
         # cannot live in its memory (fail now, not at code generation in the simulator)
@@ -404,4 +415,78 @@ def offload(session, p, path, shape: InstrShape, mapping: dict, levels, base: tu
           tuple(t for v, t in shape.loops if v in shape.lhs))
     if replace_all(b) == 0:
         raise RecipeFailed("no instruction applies after staging")
+    return b.calls, b.p
+
+
+# ----------------------------------------------------------------------------- registers
+
+
+def block_choices(b: Builder, stmt, targets: list[str]) -> list[str]:
+    """Loops around the tile nest that index the result: unrolled copies of the tile nest
+    along one of them keep that many accumulators in registers over the reduction."""
+    chain = enclosing_loops(b.fwd(stmt))
+    lhs_vars = set()
+    for w in b.fwd(stmt).idx():
+        lhs_vars.update(_affine_vars(w) or [])
+    return [l.name() for l in chain if l.name() not in targets and l.name() in lhs_vars]
+
+
+def _hoist_invariant(b: Builder, stmt, loop: str, depth: int) -> None:
+    chain = enclosing_loops(b.fwd(stmt))
+    x = next((l for l in chain if l.name() == loop), None)
+    top = chain[-depth]
+    if x is None or len(x.body()) < 2 or _siblings_before(top) is None:
+        return
+    try:
+        for a in [a for a in x.body() if _is(a, "AllocCursor")]:
+            b.do(f"lift_alloc({VAR}, {_q(b.sel(b.fwd(a)))})")
+        b.do(f"fission({VAR}, {VAR}.find({_q(b.sel(b.fwd(top)))}).before())")
+        first = b.fwd(top).parent()
+        producer = _siblings_before(first)
+        if producer is not None and _is(producer, "ForCursor") and producer.name() == loop:
+            b.do(f"remove_loop({VAR}, {_q(b.sel(producer))})")
+    except RecipeFailed:
+        pass  # a schedule without the hoist is still valid
+
+
+def block_and_offload(session, p, path, shape: InstrShape, mapping: dict, loop: str, factor: int, levels,
+                      base: tuple[str, ...] | None = None):
+    """tile, then divide `loop` by `factor`, sink the new inner loop right above the tile
+    nest (under the reduction loops), unroll it, and offload every copy."""
+    from ..exo.cursors import cursor_at_path
+
+    b = Builder(session, p, base)
+    stmt = cursor_at_path(p, path)
+    targets = tile(b, stmt, shape, mapping)
+    x = next((l for l in enclosing_loops(b.fwd(stmt)) if l.name() == loop), None)
+    if x is None or _trip(x) is None or _trip(x) % factor:
+        raise RecipeFailed("loop cannot be blocked")
+    if _trip(x) > factor:
+        o, i = b.names().fresh(f"{loop}o", f"{loop}i")
+        b.do(f'divide_loop({VAR}, {_q(b.sel(x))}, {factor}, ["{o}", "{i}"], perfect=True)')
+    else:
+        i = loop
+    sink(b, stmt, [i, *targets])
+    # temporaries first, then out of the blocked loop when they do not depend on it (the
+    # im2col tile is built once for all accumulators)
+    materialize(b, stmt, targets)
+    _hoist_invariant(b, stmt, i, len(targets))
+    b.do(f"unroll_loop({VAR}, {_q(b.sel(next(l for l in enclosing_loops(b.fwd(stmt)) if l.name() == i)))})")
+    b.do(f"simplify({VAR})")
+    done = 0
+    for _ in range(factor):  # each copy of the statement: tile (a no-op now) and offload
+        choices = [(pth, m) for pth, m in tile_choices(b.p, shape) if m == {**mapping, **{v: t for v, t in zip([v for v, _ in shape.loops], targets)}}]
+        if not choices:
+            break
+        stmt_k = cursor_at_path(b.p, choices[0][0])
+        tk = tile(b, stmt_k, shape, choices[0][1])
+        materialize(b, stmt_k, tk)
+        b.do(f"simplify({VAR})")
+        stage(b, stmt_k, len(shape.loops), levels, shape.memories[0] if shape.memories else None,
+              tuple(t for v, t in shape.loops if v in shape.lhs))
+        if replace_all(b) == 0:
+            raise RecipeFailed("no instruction applies after staging")
+        done += 1
+    if done < factor:
+        raise RecipeFailed(f"offloaded {done} of {factor} copies")
     return b.calls, b.p

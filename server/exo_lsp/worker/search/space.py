@@ -30,7 +30,7 @@ ENUM_GROUPS = {"divide", "reorder", "unroll", "fission", "lift_alloc", "expand_d
 
 @dataclass
 class Action:
-    kind: str  # "offload", "privatize", "unroll", "enum", "stop"
+    kind: str  # "offload", "block", "privatize", "unroll", "enum", "stop"
     label: str
     run: Callable
 
@@ -52,6 +52,26 @@ def _offload(shape, path, mapping):
             b.p = p
             return
         raise last or R.RecipeFailed("offload")
+
+    return run
+
+
+def _block(shape, path, mapping, factor):
+    def run(b: R.Builder, rng: random.Random) -> None:
+        from ..exo.cursors import cursor_at_path
+
+        # which result loop to block is known only once tiled: drawn from the tiled proc
+        tb = R.Builder(b.s, b.p, b.base)
+        targets = R.tile(tb, cursor_at_path(b.p, path), shape, mapping)
+        loops = R.block_choices(tb, cursor_at_path(b.p, path), targets)
+        loops = [x for x in loops if x not in mapping.values()] or loops
+        if not loops:
+            raise R.RecipeFailed("nothing to block")
+        loop = rng.choice(sorted(loops))
+        levels = tuple(tuple(rng.sample(LEVELS, len(LEVELS))) for _ in range(4))
+        calls, p = R.block_and_offload(b.s, b.p, path, shape, mapping, loop, factor, levels, b.base)
+        b.calls.extend(calls)
+        b.p = p
 
     return run
 
@@ -101,6 +121,8 @@ def actions_at(session, p) -> list[Action]:
             for path, mapping in R.tile_choices(p, sh):
                 label = f"offload to {sh.name} " + ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
                 out.append(Action("offload", label, _offload(sh, path, mapping)))
+                for f in (2, 4):
+                    out.append(Action("block", f"{label}, {f} accumulators", _block(sh, path, mapping, f)))
     else:
         mems = {m for sh in shapes for m in sh.memories}
         for s in _walk(p.body()):
@@ -133,7 +155,7 @@ def actions_at(session, p) -> list[Action]:
 
 # What a rollout draws: recipes much more often than single enumerator steps, which are
 # many and mostly neutral.
-WEIGHTS = {"offload": 40.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5, "stop": 6.0}
+WEIGHTS = {"offload": 40.0, "block": 10.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5, "stop": 6.0}
 
 
 def pick(actions: list[Action], rng: random.Random, exclude: set[int]) -> int | None:
