@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         step = None if frac == 0 else max(1, round(frac * nsteps)) - 1
         spec = Spec(str(CONV1D), text, "conv1d", step)
         print(f"\nstart: {'unscheduled' if step is None else f'after step {step} ({frac:.0%})'}")
-        print(f"{'strategy':8} " + " ".join(f"{'@' + str(m):>14}" for m in marks) + f" {'evals/s':>8} {'≥3.6x at':>9}")
+        print(f"{'strategy':8} " + " ".join(f"{'@' + str(m):>18}" for m in marks) + f" {'evals/s':>8} {'≥3.6x at':>9}")
         for strat in args.strategies.split(","):
             runs = []
             for seed in range(args.seeds):
@@ -124,10 +124,10 @@ def main(argv=None) -> int:
                 vals = [at(r.history, m) for r, _ in runs]
                 ok = [v / hand for v in vals if v is not None]
                 if not ok:
-                    cells.append(f"{'-':>14}")
+                    cells.append(f"{'-':>18}")
                     continue
                 med = statistics.median([v / hand if v else float("inf") for v in vals])
-                cells.append(f"{med:6.2f} [{min(ok):.2f}-{max(ok):.2f}]"[:14].rjust(14))
+                cells.append(f"{med:6.2f} [{min(ok):.2f}-{max(ok):.2f}]".rjust(18))
             rate = statistics.median(r.evaluations / max(1e-9, t) for r, t in runs)
             tiled = [next((e for e, c in r.history if c is not None and scalar / c >= 3.6), None) for r, _ in runs]
             tiled_s = "/".join("-" if t is None else str(t) for t in tiled)
