@@ -450,7 +450,7 @@ def _hoist_invariant(b: Builder, stmt, loop: str, depth: int) -> None:
 
 
 def block_and_offload(session, p, path, shape: InstrShape, mapping: dict, loop: str, factor: int, levels,
-                      base: tuple[str, ...] | None = None):
+                      base: tuple[str, ...] | None = None, privatize: bool = False):
     """tile, then divide `loop` by `factor`, sink the new inner loop right above the tile
     nest (under the reduction loops), unroll it, and offload every copy."""
     from ..exo.cursors import cursor_at_path
@@ -489,4 +489,24 @@ def block_and_offload(session, p, path, shape: InstrShape, mapping: dict, loop: 
         done += 1
     if done < factor:
         raise RecipeFailed(f"offloaded {done} of {factor} copies")
+    if privatize:
+        privatize_shared(b)
     return b.calls, b.p
+
+
+def privatize_shared(b: Builder) -> None:
+    """A buffer the CPU writes in a loop whose instructions read it gets one copy per
+    iteration: the accelerator does not block the CPU, so the next iteration's stores could
+    overtake the loads still queued (the simulator reports that as a wrong result)."""
+    for a in [a for a in _walk(b.p.body()) if _is(a, "AllocCursor")]:
+        try:
+            a = b.fwd(a)
+            par = _parent_stmt(a)
+            if par is None or not _is(par, "ForCursor") or _trip(par) is None or a.mem() is not DRAM:
+                continue
+            if not any(_is(x, "CallCursor") for x in _walk(par.body())):
+                continue
+            b.do(f"expand_dim({VAR}, {_q(b.sel(a))}, {_trip(par)}, {_q(par.name())})")
+            b.do(f"lift_alloc({VAR}, {_q(b.sel(b.fwd(a)))})")
+        except RecipeFailed:
+            continue

@@ -69,7 +69,8 @@ def _block(shape, path, mapping, factor):
             raise R.RecipeFailed("nothing to block")
         loop = rng.choice(sorted(loops))
         levels = tuple(tuple(rng.sample(LEVELS, len(LEVELS))) for _ in range(4))
-        calls, p = R.block_and_offload(b.s, b.p, path, shape, mapping, loop, factor, levels, b.base)
+        calls, p = R.block_and_offload(b.s, b.p, path, shape, mapping, loop, factor, levels, b.base,
+                                       privatize=rng.random() < 0.5)
         b.calls.extend(calls)
         b.p = p
 
