@@ -1,4 +1,4 @@
-"""Command line: ``exo-lsp serve | check | trace | show | simulate | trust``."""
+"""Command line: ``exo-lsp serve | check | trace | show | simulate | search | trust``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     sim.add_argument("--step", help="step index (default: last)")
     sim.add_argument("--compiler", choices=["zig", "gcc"], default="zig")
     sim.add_argument("--json", action="store_true", help="print the structured result as JSON")
+    from . import search_cli
+
+    search_cli.add_parser(sub)
     for p in (check, trace, show, sim):
         p.add_argument("--timeout", type=float, default=30.0, help="seconds per script (default 30)")
     trust_cmd = sub.add_parser("trust", help="let the language server run the scripts in a folder (e.g. for CI)")
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(asyncio.run(_show(args.file, args.proc, args.step, args.c, args.timeout)))
     elif args.cmd == "simulate":
         sys.exit(asyncio.run(_simulate(args)))
+    elif args.cmd == "search":
+        sys.exit(search_cli.run(args))
     elif args.cmd == "trust":
         from .lsp import trust
 
