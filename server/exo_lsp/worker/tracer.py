@@ -10,6 +10,7 @@ in the script.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import linecache
 import os
@@ -25,7 +26,7 @@ from typing import Any, Callable
 import msgspec
 
 from .exo import check_version, cursors, hooks, ops, patterns, printing, procs, speedups
-from . import memo
+from . import memo, nested
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -158,9 +159,11 @@ class Tracer:
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
-                targets, changed = e.extra
+                targets, changed, children = e.extra
                 # (origins name files as _origin does)
-                e.extra = ([_moved_target(t, os.path.abspath(path), moves) for t in targets], changed)
+                move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
+                nested.move_targets(children, move)
+                e.extra = ([move(t) for t in targets], changed, children)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -360,9 +363,12 @@ class _ScriptRun:
         step.ms = (time.perf_counter() - call.t0) * 1000
         if isinstance(exc, RunCancelled):
             return
+        children: list[nested.Child] = []
         if call.entry is not None:
-            targets, changed = call.entry.extra
+            targets, changed, replayed = call.entry.extra
+            nested.replay(self, step, replayed, StepRuntime)
         else:
+            children = nested.capture(self, step) if call.key is not None else []
             targets = self._targets(rt.resolved) if rt.failed_param is None else []
             changed = None
         step.targets = targets
@@ -371,7 +377,7 @@ class _ScriptRun:
             rt.exception = exc
             step.error = patterns.clean_message(str(exc), step.op) or type(exc).__name__
             if call.entry is None and call.key is not None and rt.failed_param is None:
-                self.t.ops.put(call.key, exc, (targets, None), call.pins)
+                self.t.ops.put(call.key, exc, (targets, None, children), call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -382,7 +388,7 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed), call.pins)
+                self.t.ops.put(call.key, result, (targets, changed, children), call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)
@@ -547,10 +553,29 @@ class _ScriptRun:
             rng = lines.range(si.lineno, si.col_offset, si.end_lineno, si.end_col_offset)
         return Location(os.path.abspath(si.filename), rng)
 
+    def _value_key(self, v: Any, pins: list) -> Any:
+        """memo.value_key, except for classes the script (or a sibling module it imports)
+        defines: those are made again by every run (``class RVM_TILE(StaticMemory)``), so
+        their id would miss every time; their source says what they do."""
+        if isinstance(v, type) and self._defined_here(v):
+            try:
+                import inspect
+
+                return ("class", v.__qualname__, inspect.getsource(v))
+            except (OSError, TypeError):
+                raise memo.Unkeyable(v.__qualname__) from None
+        return memo.value_key(v, pins)
+
+    def _defined_here(self, cls: type) -> bool:
+        if cls.__module__ == "__exo_lsp_script__":
+            return True
+        f = getattr(sys.modules.get(cls.__module__), "__file__", None) or ""
+        return bool(f) and os.path.abspath(f).startswith(os.path.dirname(self.path) + os.sep) and "site-packages" not in f
+
     def _op_key(self, name: str, raw: dict[str, Any]) -> tuple[tuple | None, tuple]:
         pins: list = []
         try:
-            key = ("op", name) + tuple((k, memo.value_key(v, pins)) for k, v in raw.items())
+            key = ("op", name) + tuple((k, self._value_key(v, pins)) for k, v in raw.items())
         except memo.Unkeyable:
             return None, ()
         return key, tuple(pins)
@@ -570,7 +595,7 @@ class _ScriptRun:
             else:
                 continue
             try:
-                env.append((n, memo.value_key(v, pins)))
+                env.append((n, self._value_key(v, pins)))
             except memo.Unkeyable:
                 return None, ()
         # In the script, not the line: a proc that only moved is the same proc (its positions
