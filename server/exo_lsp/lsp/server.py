@@ -26,6 +26,7 @@ from .dispatch import Dispatcher
 from .settings import InitOptions, read_options
 from .view_files import ViewFiles
 from .features.show import document_uri, refresh_view_files
+from .run_progress import RunProgress
 from .worker_client import Engine, Settings
 from ..shared.trace import Problem, Trace
 
@@ -103,12 +104,15 @@ class ExoLanguageServer(LanguageServer):
                                                  message="workspace not trusted: scripts are not run"))
             return None
         self.notify_status(m.RunStatusParams(uri=uri, version=version, state="running"))
+        progress = RunProgress(self, uri)
         try:
-            trace = await self.engine.run(uri_to_path(uri), text, version)
+            trace = await self.engine.run(uri_to_path(uri), text, version, on_progress=progress)
         except Exception as exc:  # never let a run take the server down
             log.exception("run failed")
             self.notify_status(m.RunStatusParams(uri=uri, version=version, state="crashed", message=str(exc)))
             return None
+        finally:
+            progress.end()
         if trace is None:
             return None  # superseded by a newer version
         await refresh_view_files(self, uri, trace)  # before the diagnostics that point at them

@@ -8,6 +8,7 @@ run that caused it becomes a trace with one problem saying what happened and whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -32,11 +33,17 @@ log = logging.getLogger("exo_lsp.worker_client")
 @dataclass
 class Settings:
     python: str = sys.executable  # interpreter that runs the worker
-    timeout_s: float = 30.0  # wall time of one run
+    # wall time of one run: Exo's largest apps take minutes on a busy 2-core machine, and a
+    # run that hits the limit still shows every step it finished (the worker stops the
+    # script itself and keeps its memo; GRACE_S later the process is killed)
+    timeout_s: float = 300.0
     memory_mb: int = 8192  # address-space limit of the worker
     query_timeout_s: float = 60.0
     encoding: str = "utf-16"  # position encoding of the trace's columns
     start_timeout_s: float = 120.0
+
+
+GRACE_S = 15.0  # after the run's limit, how long the worker has to stop the script itself
 
 
 class WorkerGone(Exception):
@@ -118,7 +125,7 @@ class WorkerClient:
                 if p is not None:
                     p.last_line = msg.line
                     if p.on_progress:
-                        p.on_progress(msg.line)
+                        p.on_progress(msg)
             elif isinstance(msg, ipc.QueryProgress):
                 p = self.pending.get(msg.id)
                 if p is not None and p.on_progress:
@@ -278,7 +285,9 @@ class Engine:
     async def run(
         self, path: str, source: str, version: int | None = None, *, on_progress=None, use_memo=True
     ) -> Trace | None:
-        """Run `source` as the script at `path`. None when a newer version superseded it."""
+        """Run `source` as the script at `path`. None when a newer version superseded it.
+        on_progress(ipc.Progress) hears of each top-level step; when the frame carries the
+        steps so far (Trace.partial), they are the document's trace until the run ends."""
         path = norm_path(path)
         self._latest_version[path] = version
         flying = self._in_flight.get(path)
@@ -287,15 +296,28 @@ class Engine:
         async with self._lock:
             if self._latest_version.get(path) != version:
                 return None
-            req = ipc.RunScript(next(self.worker.ids), path, source, version, use_memo, self.settings.encoding)
+            limit = self.settings.timeout_s
+            req = ipc.RunScript(next(self.worker.ids), path, source, version, use_memo, self.settings.encoding, limit)
             self._in_flight[path] = (req.id, version)
             self.worker.running_path = path
             t0 = time.perf_counter()
+            partial: list[Trace] = []
+
+            def progress(msg: ipc.Progress) -> None:
+                if msg.trace is not None:
+                    partial[:] = [msg.trace]
+                    self.traces[path] = msg.trace
+                if on_progress is not None:
+                    on_progress(msg)
+
             try:
-                done = await self.worker.request(req, self.settings.timeout_s, on_progress)
+                done = await self.worker.request(req, limit + GRACE_S, progress)
             except WorkerGone as gone:
                 self.restarts += 1
                 trace = self._crash_trace(path, version, source, gone, (time.perf_counter() - t0) * 1000)
+                if partial:  # keep the steps it finished
+                    trace = msgspec.structs.replace(partial[0], ok=False, problems=trace.problems, crashed=True,
+                                                    partial=False, ms=trace.ms)
                 asyncio.create_task(self._restart())
             else:
                 if done.cancelled or done.trace is None:
@@ -312,7 +334,10 @@ class Engine:
         contract pairs with `params`, or None when the worker has nothing to say.
         on_progress(message, fraction) hears how far a long query has got."""
         path = norm_path(path)
-        async with self._lock:
+        # During a run the worker answers queries between steps, from the steps so far
+        # (worker/progress.py): waiting for the lock would hold hovers until the run ends.
+        busy = self._in_flight and self.worker.alive
+        async with (contextlib.nullcontext() if busy else self._lock):
             msg = ipc.Query(next(self.worker.ids), path, params)
             try:
                 done = await self.worker.request(msg, self.settings.query_timeout_s, on_progress)
@@ -354,6 +379,7 @@ class Engine:
         where = f" (it was at line {line + 1})" if gone.hint else ""
         message = f"{gone.reason}{where}; the worker was restarted"
         if gone.reason.startswith("ran longer"):
-            message = f"the script {gone.reason}{where} and was stopped; the worker was restarted"
+            message = (f"the script {gone.reason}{where} and was stopped; the worker was restarted; "
+                       "raise the `timeoutSeconds` initialization option to give it longer")
         problem = Problem(path, rng, "error", message, "worker-crash")
         return Trace(path, version, False, [], [], [], [problem], "", ms, crashed=True)

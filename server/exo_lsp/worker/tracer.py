@@ -37,6 +37,19 @@ class RunCancelled(BaseException):
     so the script's own ``except Exception`` cannot swallow it)."""
 
 
+class RunTimeout(BaseException):
+    """The run's time limit passed (the worker's alarm raises it in the main thread): stop
+    the script where it is and keep every step it finished. A BaseException for the same
+    reason as RunCancelled; never memoised (the step did not fail, it was stopped)."""
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(f"ran longer than {limit_s:g} s")
+        self.limit_s = limit_s
+
+
+TIMEOUT_HINT = "raise the `timeoutSeconds` initialization option to give it longer"
+
+
 class ProcRegistry:
     """Stable small integer handles for procs that stay in the worker."""
 
@@ -114,6 +127,7 @@ class Tracer:
         self.runs: dict[str, RunState] = {}
         self.texts: dict[str, str] = {}  # path -> the text the memoised source positions are in
         self.srcinfos: dict[str, weakref.WeakSet] = {}  # path -> SrcInfos its runs parsed
+        self.current: _ScriptRun | None = None  # the run in progress (for partial traces)
 
     def run(
         self,
@@ -135,9 +149,11 @@ class Tracer:
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
         hooks.take_new_srcinfos()  # not this run's
+        self.current = run
         try:
             state = run.execute()
         finally:
+            self.current = None
             for si in hooks.take_new_srcinfos():
                 if isinstance(si.filename, str):
                     self.srcinfos.setdefault(norm_path(si.filename), weakref.WeakSet()).add(si)
@@ -199,6 +215,8 @@ class _ScriptRun:
         self.lookups: list = []  # trace.Lookup, recorded by lookups.record_lookup
         self.lookup_values: dict[int, tuple[Any, Any]] = {}
         self.definitions_seen: dict[tuple, int] = {}
+        self.executing = False  # inside the script's exec: where a time limit may stop it
+        self.namespace: dict[str, Any] = {}
 
     # ------------------------------------------------------------ running
 
@@ -209,7 +227,7 @@ class _ScriptRun:
         mod = types.ModuleType("__exo_lsp_script__")
         mod.__file__ = self.path
         mod.__builtins__ = __builtins__
-        namespace = mod.__dict__
+        namespace = self.namespace = mod.__dict__
         problems = ProblemBuilder(self.path, self.lines, self.t.registry)
         ok = False
         try:
@@ -222,8 +240,7 @@ class _ScriptRun:
             ok = self._exec(code, mod, out, problems)
         finally:
             hooks.set_observer(None)
-        for s in self.steps:
-            s.children = [c.index for c in self.steps if c.parent == s.index]
+        _link_children(self.steps)
         problems.no_op_warnings(self.steps)
         proc_objects = {k: v for k, v in namespace.items() if procs.is_procedure(v)}
         trace = Trace(
@@ -251,10 +268,25 @@ class _ScriptRun:
         hooks.set_observer(self)
         try:
             with redirect_stdout(out), redirect_stderr(out):
-                exec(code, mod.__dict__)
+                self.executing = True
+                try:
+                    exec(code, mod.__dict__)
+                finally:
+                    self.executing = False
             return True
         except RunCancelled:
             raise
+        except RunTimeout as exc:
+            self._close_failed_parent(exc)
+            rng = problems._deepest_script_range(exc) or self.lines.line_range(0)
+            done = sum(1 for s in self.steps if s.parent is None and s.ok)
+            problems.add(
+                self.path, rng, "error",
+                f"the script {exc} (it was at line {rng.start.line + 1}) and was stopped; "
+                f"the {done} steps before it are shown; {TIMEOUT_HINT}",
+                "timeout",
+            )
+            return False
         except BaseException as exc:  # the script's failure is the user's information
             self._close_failed_parent(exc)
             problems.bind_runtime(self.steps, self.runtime)
@@ -363,6 +395,10 @@ class _ScriptRun:
         step.ms = (time.perf_counter() - call.t0) * 1000
         if isinstance(exc, RunCancelled):
             return
+        if isinstance(exc, RunTimeout):  # stopped, not failed: nothing to memoise
+            step.ok, step.error, rt.exception = False, f"stopped: the run {exc}", exc
+            self._update_parent(step)
+            return
         children: list[nested.Child] = []
         if call.entry is not None:
             targets, changed, replayed = call.entry.extra
@@ -394,6 +430,17 @@ class _ScriptRun:
         self._update_parent(step)
         if step.parent is None:
             self.on_progress(step.line)
+
+    def partial_state(self) -> RunState:
+        """The trace so far: every step finished (the open calls' steps are not yet)."""
+        upto = self.open[0].step.index if self.open else len(self.steps)
+        steps = [msgspec.structs.replace(s) for s in self.steps[:upto]]
+        _link_children(steps)
+        trace = Trace(
+            path=self.path, version=self.version, ok=False, steps=steps, procs=[], memories=[], problems=[],
+            output="", ms=0.0, cached_steps=self.cached_steps, lookups=list(self.lookups), partial=True,
+        )
+        return RunState(trace, self.runtime, {}, self.namespace, self.algorithms, self.lookup_values)
 
     def lookup_done(self, method, receiver, args, kwargs, frame, result, exc) -> None:
         from .lookups import record_lookup
@@ -629,6 +676,15 @@ class _ScriptRun:
             if procs.is_memory_class(v):
                 out.append(MemoryDef(name, v.__qualname__, v.__module__))
         return sorted(out, key=lambda m: m.name)
+
+
+def _link_children(steps: list[Step]) -> None:
+    by_parent: dict[int, list[int]] = {}
+    for s in steps:
+        if s.parent is not None:
+            by_parent.setdefault(s.parent, []).append(s.index)
+    for s in steps:
+        s.children = by_parent.get(s.index, [])
 
 
 def _moved_target(t: Target, path: str, moves: dict[int, int]) -> Target:
