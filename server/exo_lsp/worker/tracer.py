@@ -722,7 +722,15 @@ def _short_repr(value: Any) -> str:
         return procs.proc_name(value)
     if isinstance(value, type):
         return value.__name__
-    text = repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+    elif isinstance(value, (list, tuple)) and len(value) <= 8:
+        inner = ", ".join(_short_repr(v) for v in value)
+        text = f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    else:
+        # not repr(): an object holding LoopIR (a dataclass a helper passes) prints all of
+        # it, 0.5 s of aarch64 sgemm's run for a label cut at 80 characters
+        text = f"<{type(value).__name__}>"
     return text if len(text) < 80 else text[:77] + "..."
 
 
