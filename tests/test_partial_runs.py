@@ -136,3 +136,27 @@ def test_a_killed_run_keeps_the_steps_it_sent(tmp_path, monkeypatch):
         assert "ran longer than 4 s" in trace.problems[0].message and "timeoutSeconds" in trace.problems[0].message
 
     asyncio.run(main())
+
+
+def test_steps_inside_a_long_helper_call_stream_too(tmp_path):
+    # one top-level call into a library helper (a module beside the script) that takes
+    # long: the steps inside it are shown before it returns
+    (tmp_path / "slowlib.py").write_text(
+        "import time\nfrom exo.stdlib.scheduling import simplify\n\n\n"
+        "def slow(p):\n    p = simplify(p)\n    time.sleep(1.3)\n    p = simplify(p)\n    time.sleep(2)\n    return p\n"
+    )
+    path = tmp_path / "helper.py"
+    text = HEAD + "from slowlib import slow\n\np = slow(p)\n"
+    path.write_text(text)
+
+    async def main():
+        engine = await _engine(60)
+        partials = []
+        try:
+            trace = await engine.run(str(path), text, 1, on_progress=lambda m: m.trace and partials.append(m.trace))
+        finally:
+            await engine.shutdown()
+        assert [s.op for s in trace.steps if s.parent is None][-1] == "slow"
+        assert any(any(s.parent is not None for s in t.steps) for t in partials)
+
+    asyncio.run(main())

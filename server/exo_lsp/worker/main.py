@@ -79,6 +79,7 @@ class Worker:
                             msg.source,
                             msg.version,
                             on_progress=reporter.step_done,
+                            on_inner_step=reporter.inner_step_done,
                             cancelled=lambda i=msg.id: i in self.cancelled,
                             use_memo=msg.use_memo,
                         )

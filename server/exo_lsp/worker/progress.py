@@ -36,10 +36,17 @@ class RunReporter:
 
     def step_done(self, line: int) -> None:
         self.done += 1
-        now = time.perf_counter()
-        if now - self.last_sent < SEND_EVERY_S:
+        if time.perf_counter() - self.last_sent < SEND_EVERY_S:
             self.worker.send(ipc.Progress(self.msg.id, line, None, self.done, self.expected))
             return
+        self._send_partial(line)
+
+    def inner_step_done(self, line: int) -> None:
+        """A step inside a helper call ended: only a partial trace, when one is due."""
+        if time.perf_counter() - self.last_sent >= SEND_EVERY_S:
+            self._send_partial(line)
+
+    def _send_partial(self, line: int) -> None:
         run = self.tracer.current
         if run is None:
             return

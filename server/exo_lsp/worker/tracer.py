@@ -136,6 +136,7 @@ class Tracer:
         version: int | None,
         *,
         on_progress: Callable[[int], None] = lambda line: None,
+        on_inner_step: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
         use_memo: bool = True,
     ) -> RunState:
@@ -148,6 +149,7 @@ class Tracer:
         self.ops.start_run()
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
+        run.on_inner_step = on_inner_step
         hooks.take_new_srcinfos()  # not this run's
         self.current = run
         try:
@@ -202,6 +204,7 @@ class _ScriptRun:
         self.source = source
         self.version = version
         self.on_progress = on_progress
+        self.on_inner_step: Callable[[int], None] | None = None  # Tracer.run sets it
         self.cancelled = cancelled
         self.lines = LineIndex(source)
         self.steps: list[Step] = []
@@ -430,6 +433,10 @@ class _ScriptRun:
         self._update_parent(step)
         if step.parent is None:
             self.on_progress(step.line)
+        elif self.on_inner_step is not None:
+            # inside a library helper (replace_all, vectorize, ...): the top-level step may
+            # take long, the steps inside it can be shown meanwhile
+            self.on_inner_step(step.line)
 
     def partial_state(self) -> RunState:
         """The trace so far: every step finished (the open calls' steps are not yet)."""
