@@ -339,8 +339,10 @@ class Engine:
         busy = self._in_flight and self.worker.alive
         async with (contextlib.nullcontext() if busy else self._lock):
             msg = ipc.Query(next(self.worker.ids), path, params)
+            # mid-run, the answer may have to wait for the run's next step, or its end
+            wait = self.settings.query_timeout_s + (self.settings.timeout_s + GRACE_S if busy else 0)
             try:
-                done = await self.worker.request(msg, self.settings.query_timeout_s, on_progress)
+                done = await self.worker.request(msg, wait, on_progress)
             except WorkerGone as gone:
                 self.restarts += 1
                 asyncio.create_task(self._restart())
