@@ -7,7 +7,7 @@ from __future__ import annotations
 from exo import proc
 from exo.stdlib.scheduling import *
 
-SIZES = [(16 * (1 + k % 4), 16 * (1 + (k // 4) % 4), 16) for k in range(260)]
+SIZES = [(16 * (1 + k % 4), 16 * (1 + (k // 4) % 4), 16) for k in range(560)]
 
 
 def make_matmul():
