@@ -84,3 +84,21 @@ def test_a_class_the_script_defines_is_keyed_by_its_source():
     top = [s for s in state.trace.steps if s.parent is None]
     assert [s.op for s in top if not s.cached] == ["set_memory", "simplify"]
     _same_as_cold(COPY, state)
+
+
+def test_a_hit_does_not_resolve_its_patterns_again(monkeypatch):
+    # the key is made of the raw arguments: a hit skips pattern matching (most of a fully
+    # memoised run), and what the patterns selected comes from the entry
+    import exo.API_cursors as api_cursors
+
+    text = GEMV.read_text()
+    _run(GEMV, text)
+    calls = []
+    original = api_cursors.match_pattern
+    monkeypatch.setattr(api_cursors, "match_pattern", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    state = _run(GEMV, text)
+    assert all(s.cached for s in state.trace.steps)
+    assert calls == ["for ii in _: _", "for j in _: _"]  # the script's own p.find_loop calls only
+    divide = next(s for s in state.trace.steps if s.op == "divide_loop")
+    assert divide.targets and state.runtime[divide.index].resolved
+    _same_as_cold(GEMV, state)

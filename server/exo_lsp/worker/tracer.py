@@ -106,6 +106,7 @@ class _OpenCall:
     key: tuple | None
     pins: tuple = ()
     entry: memo.Entry | None = None
+    looked_up: bool = False  # op_cached asked the memo already (and missed)
 
 
 @dataclass
@@ -177,11 +178,11 @@ class Tracer:
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
-                targets, changed, children = e.extra
+                targets, changed, children, resolved = e.extra
                 # (origins name files as _origin does)
                 move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
                 nested.move_targets(children, move)
-                e.extra = ([move(t) for t in targets], changed, children)
+                e.extra = ([move(t) for t in targets], changed, children, resolved)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -381,9 +382,23 @@ class _ScriptRun:
     def op_arg_failed(self, call: _OpenCall, param: str, exc: BaseException) -> None:
         call.rt.failed_param = param
 
+    def op_cached(self, call: _OpenCall):
+        """Before the arguments are resolved: the key is made of the raw arguments, so a hit
+        can skip resolving them (pattern matching: most of a fully memoised run's time);
+        what they resolved to is kept with the entry (cursors into the same input proc)."""
+        if call.key is not None:
+            call.looked_up = True
+            entry = self.t.ops.get(call.key)
+            if entry is not None:
+                call.rt.resolved = entry.extra[3]
+                call.entry = entry
+                call.step.cached = True
+                return True, entry.value
+        return False, None
+
     def op_resolved(self, call: _OpenCall, resolved: dict[str, Any]):
         call.rt.resolved = resolved
-        if call.key is not None:
+        if call.key is not None and not call.looked_up:
             entry = self.t.ops.get(call.key)
             if entry is not None:
                 call.entry = entry
@@ -404,7 +419,7 @@ class _ScriptRun:
             return
         children: list[nested.Child] = []
         if call.entry is not None:
-            targets, changed, replayed = call.entry.extra
+            targets, changed, replayed, _ = call.entry.extra
             nested.replay(self, step, replayed, StepRuntime)
         else:
             children = nested.capture(self, step) if call.key is not None else []
@@ -416,7 +431,7 @@ class _ScriptRun:
             rt.exception = exc
             step.error = patterns.clean_message(str(exc), step.op) or type(exc).__name__
             if call.entry is None and call.key is not None and rt.failed_param is None:
-                self.t.ops.put(call.key, exc, (targets, None, children), call.pins)
+                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved), call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -427,7 +442,7 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed, children), call.pins)
+                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved), call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)

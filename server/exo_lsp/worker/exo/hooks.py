@@ -35,6 +35,7 @@ class CallObserver(Protocol):
 
     def op_begin(self, op: AtomicSchedulingOp, raw: dict[str, Any], frame) -> Any: ...
     def op_arg_failed(self, token: Any, param: str, exc: BaseException) -> None: ...
+    def op_cached(self, token: Any) -> tuple[bool, Any]: ...
     def op_resolved(self, token: Any, resolved: dict[str, Any]) -> tuple[bool, Any]: ...
     def op_end(self, token: Any, result: Any, exc: BaseException | None) -> None: ...
     def define_proc(self, f: types.FunctionType, instr, frame, build: Callable[[], Procedure]) -> Procedure: ...
@@ -66,6 +67,16 @@ def _traced_call(self, *args, **kwargs):
         bound = self.sig.bind(*args, **kwargs)
         bargs = bound.arguments
     token = obs.op_begin(self, dict(bargs), sys._getframe(1))
+    try:
+        hit, cached = obs.op_cached(token)
+        if hit:
+            if isinstance(cached, BaseException):
+                raise cached
+            obs.op_end(token, cached, None)
+            return cached
+    except BaseException as exc:
+        obs.op_end(token, None, exc)
+        raise
     try:
         for nm, argp in zip(bargs, self.arg_procs):
             try:
