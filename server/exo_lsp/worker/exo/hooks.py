@@ -68,7 +68,9 @@ def _traced_call(self, *args, **kwargs):
         bargs = bound.arguments
     token = obs.op_begin(self, dict(bargs), sys._getframe(1))
     try:
-        hit, cached = obs.op_cached(token)
+        # optional: an observer without a memo need not answer before resolution
+        early = getattr(obs, "op_cached", None)
+        hit, cached = early(token) if early is not None else (False, None)
         if hit:
             if isinstance(cached, BaseException):
                 raise cached
