@@ -11,6 +11,7 @@ behind, it is replaced, and the run says what happened and where.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -24,7 +25,7 @@ from ..shared import framing as ipc
 from ..shared.contract import METHODS, QueryParams
 from ..shared.positions import col_len, index_to_col
 from ..shared.trace import Position, Problem, Range, Trace, norm_path
-from .worker_client import Settings, WorkerClient, WorkerGone
+from .worker_client import GRACE_S, Settings, WorkerClient, WorkerGone
 from .workers import WorkerPool
 
 log = logging.getLogger("exo_lsp.engine")
@@ -95,14 +96,29 @@ class Engine:
                     return await self._run_on(w, path, run, on_progress, use_memo)
 
     async def _run_on(self, w: WorkerClient, path: str, run: _Run, on_progress, use_memo: bool) -> Trace | None:
-        req = ipc.RunScript(next(w.ids), path, run.source, run.version, use_memo, self.settings.encoding)
+        """on_progress(ipc.Progress) hears of each top-level step; when the frame carries the
+        steps so far (Trace.partial), they are the document's trace until the run ends."""
+        limit = self.settings.timeout_s  # the worker stops the script itself at the limit
+        req = ipc.RunScript(next(w.ids), path, run.source, run.version, use_memo, self.settings.encoding, limit)
         run.worker, run.request_id = w, req.id
         w.running_path = path
         t0 = time.perf_counter()
+        partial: list[Trace] = []
+
+        def progress(msg: ipc.Progress) -> None:
+            if msg.trace is not None and not run.cancelled:
+                partial[:] = [msg.trace]
+                self.traces[path] = msg.trace
+            if on_progress is not None:
+                on_progress(msg)
+
         try:
-            done = await w.request(req, self.settings.timeout_s, on_progress)
+            done = await w.request(req, limit + GRACE_S, progress)
         except WorkerGone as gone:
             trace = crash_trace(path, run.version, run.source, gone, (time.perf_counter() - t0) * 1000)
+            if partial:  # keep the steps it finished
+                trace = msgspec.structs.replace(partial[0], ok=False, problems=trace.problems, crashed=True,
+                                                partial=False, ms=trace.ms)
             self.pool.retire(path, w)
         else:
             if done.leftovers:
@@ -128,12 +144,17 @@ class Engine:
         w = self.pool.get(path)
         if w is None:
             raise RuntimeError("the script has not been run (or its worker was stopped)")
-        async with w.lock:
+        # During a run the worker answers queries between steps, from the steps so far
+        # (worker/progress.py): waiting for the worker's lock would hold hovers until the end.
+        busy = w.running_path is not None and w.alive
+        async with (contextlib.nullcontext() if busy else w.lock):
             if not w.alive:
                 raise RuntimeError("the script's worker was stopped; run it again")
             msg = ipc.Query(next(w.ids), path, params)
+            # mid-run, the answer may have to wait for the run's next step, or its end
+            wait = self.settings.query_timeout_s + (self.settings.timeout_s + GRACE_S if busy else 0)
             try:
-                done = await w.request(msg, self.settings.query_timeout_s, on_progress)
+                done = await w.request(msg, wait, on_progress)
             except WorkerGone as gone:
                 self.pool.retire(path, w)
                 raise RuntimeError(f"the worker stopped while answering: {gone.reason}") from None
@@ -180,7 +201,8 @@ def crash_trace(path, version, source, gone: WorkerGone, ms: float) -> Trace:
     where = f" (it was at line {line + 1})" if gone.hint else ""
     message = f"{gone.reason}{where}; the worker was restarted"
     if gone.reason.startswith("ran longer"):
-        message = f"the script {gone.reason}{where} and was stopped; the worker was restarted"
+        message = (f"the script {gone.reason}{where} and was stopped; the worker was restarted; "
+                   "raise the `timeoutSeconds` initialization option to give it longer")
     problem = Problem(path, _line_range(source, line, col), "error", message, "worker-crash")
     return Trace(path, version, False, [], [], [], [problem], "", ms, crashed=True)
 

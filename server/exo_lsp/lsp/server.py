@@ -33,6 +33,7 @@ from .settings import InitOptions, read_options
 from .view_files import ViewFiles
 from .features.show import document_uri, refresh_view_files
 from .engine import Engine
+from .run_progress import RunProgress
 from .worker_client import Settings
 from ..shared.trace import Problem, Trace
 
@@ -236,12 +237,15 @@ class ExoLanguageServer(LanguageServer):
 
     async def _run_and_publish(self, uri: str, text: str, version: int | None) -> Trace | None:
         self.notify_status(m.RunStatusParams(uri=uri, version=version, state="running"))
+        progress = RunProgress(self, uri)
         try:
-            trace = await self.engine.run(uri_to_path(uri), text, version)
+            trace = await self.engine.run(uri_to_path(uri), text, version, on_progress=progress)
         except Exception as exc:  # never let a run take the server down
             log.exception("run failed")
             self.notify_status(m.RunStatusParams(uri=uri, version=version, state="crashed", message=str(exc)))
             return None
+        finally:
+            progress.end()
         if not self._current(uri, version):
             return None  # a newer version (or a close) came: never publish a stale run
         if trace is None:

@@ -18,7 +18,7 @@ Millis = Annotated[float, msgspec.Meta(ge=0)]
 
 class InitOptions(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
     trusted: bool | None = None  # None: the client did not say (the server asks)
-    timeout_seconds: Seconds = 30.0  # wall time of one run
+    timeout_seconds: Seconds = 300.0  # wall time of one run (Exo's largest apps take minutes)
     memory_mb: Annotated[int, msgspec.Meta(ge=0)] = 8192  # address-space limit of a worker (0: none)
     worker_python: str | None = None  # interpreter for the worker; default the server's
     debounce_ms: Millis = 300.0

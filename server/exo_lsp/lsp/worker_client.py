@@ -34,7 +34,10 @@ CHANNEL_CLOSED = 75  # the worker's exit status when the script closed its end (
 @dataclass
 class Settings:
     python: str = sys.executable  # interpreter that runs the worker
-    timeout_s: float = 30.0  # wall time of one run
+    # wall time of one run: Exo's largest apps take minutes on a busy 2-core machine, and a
+    # run that hits the limit still shows every step it finished (the worker stops the
+    # script itself and keeps its memo; GRACE_S later the process is killed)
+    timeout_s: float = 300.0
     memory_mb: int = 8192  # address-space limit of each worker
     file_mb: int = 1024  # largest file a script may write
     query_timeout_s: float = 60.0
@@ -43,6 +46,9 @@ class Settings:
     max_workers: int = 4  # live workers (one per open script, LRU beyond that)
     idle_s: float = 30.0  # a closed script's worker is stopped after this long
     spare: bool = True  # keep one started worker ready for the next script
+
+
+GRACE_S = 15.0  # after the run's limit, how long the worker has to stop the script itself
 
 
 class WorkerGone(Exception):
@@ -155,7 +161,7 @@ class WorkerClient:
             elif isinstance(msg, ipc.Progress):
                 p = self.pending.get(msg.id)
                 if p is not None and p.on_progress:
-                    p.on_progress(msg.line)
+                    p.on_progress(msg)
             elif isinstance(msg, ipc.QueryProgress):
                 p = self.pending.get(msg.id)
                 if p is not None and p.on_progress:

@@ -22,6 +22,7 @@ class RunScript(msgspec.Struct, tag="run"):
     version: int | None = None
     use_memo: bool = True
     encoding: str = "utf-16"  # the unit of every column in the trace (the client's)
+    timeout_s: float = 0.0  # the worker stops the script after this long (0: no limit)
 
 
 class Cancel(msgspec.Struct, tag="cancel"):
@@ -49,6 +50,9 @@ class Ready(msgspec.Struct, tag="ready"):
 class Progress(msgspec.Struct, tag="progress"):
     id: int
     line: int  # 0-based line of the step just finished
+    trace: Trace | None = None  # the steps so far (Trace.partial), sent about once a second
+    done: int = 0  # top-level steps finished
+    expected: int = 0  # top-level steps of the script's previous run (0: unknown)
 
 
 class At(msgspec.Struct, tag="at"):

@@ -144,6 +144,7 @@ class Trace(msgspec.Struct):
     cached_steps: int = 0
     crashed: bool = False  # the worker died or was killed during the run
     lookups: list[Lookup] = []  # cursor lookups written in the script (see Lookup)
+    partial: bool = False  # the steps so far of a run still going (no problems, procs yet)
 
     def top_level_steps(self) -> list[Step]:
         return [s for s in self.steps if s.parent is None]

@@ -26,6 +26,7 @@ from ..shared import framing as ipc
 from ..shared.positions import use_encoding
 from . import limits, queries
 from .leftovers import Baseline
+from .progress import Alarm, RunReporter, drain_queries
 from .queries import HANDLERS, load_handlers
 
 
@@ -66,6 +67,7 @@ class Worker:
         self.inbox: queue.Queue = queue.Queue()
         self.cancelled: set[int] = set()
         self.current_path: str | None = None
+        self.deferred: list = []  # messages taken out of the inbox mid-run (progress.drain_queries)
 
     def send(self, msg) -> None:
         data = ipc.frame(msg)
@@ -96,7 +98,7 @@ class Worker:
         baseline = Baseline()
         self.send(ipc.Ready(os.getpid(), "1.0.0", (time.perf_counter() - t0) * 1000))
         while True:
-            msg = self.inbox.get()
+            msg = self.deferred.pop(0) if self.deferred else self.inbox.get()
             if isinstance(msg, ipc.Shutdown):
                 return
             if isinstance(msg, ipc.RunScript):
@@ -105,16 +107,19 @@ class Worker:
                     continue
                 self.current_path = msg.path
                 use_encoding(msg.encoding)
+                reporter = RunReporter(self, tracer, msg, lambda q: self.answer(q, tracer))
                 try:
-                    state = tracer.run(
-                        msg.path,
-                        msg.source,
-                        msg.version,
-                        on_progress=lambda line, i=msg.id: self.send(ipc.Progress(i, line)),
-                        cancelled=lambda i=msg.id: i in self.cancelled,
-                        use_memo=msg.use_memo,
-                        on_op_start=lambda line, i=msg.id: self.send(ipc.At(i, line)),
-                    )
+                    with Alarm(tracer, msg.timeout_s):
+                        state = tracer.run(
+                            msg.path,
+                            msg.source,
+                            msg.version,
+                            on_progress=reporter.step_done,
+                            on_inner_step=reporter.inner_step_done,
+                            cancelled=lambda i=msg.id: i in self.cancelled,
+                            use_memo=msg.use_memo,
+                            on_op_start=lambda line, i=msg.id: self.send(ipc.At(i, line)),
+                        )
                     self.send(ipc.RunDone(msg.id, state.trace, leftovers=baseline.leftovers()))
                 except RunCancelled:
                     self.send(ipc.RunDone(msg.id, None, cancelled=True, leftovers=baseline.leftovers()))
@@ -124,15 +129,24 @@ class Worker:
                     self.current_path = None
                     self.cancelled.discard(msg.id)
             elif isinstance(msg, ipc.Query):
-                handler = HANDLERS[type(msg.params)]  # the contract decoded it: every type has one
-                queries._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
-                try:
-                    result = handler(tracer, msg.path, msg.params)
-                    self.send(ipc.QueryDone(msg.id, msgspec.Raw(ipc.encode(result))))
-                except Exception as exc:  # a bad question must not end the worker
-                    self.send(ipc.QueryDone(msg.id, error=f"{type(exc).__name__}: {exc}"))
-                finally:
-                    queries._progress = None
+                self.answer(msg, tracer)
+
+    def take_queries(self) -> list:
+        return drain_queries(self.inbox, self.deferred)
+
+    def answer(self, msg: ipc.Query, tracer) -> None:
+        handler = HANDLERS[type(msg.params)]  # the contract decoded it: every type has one
+        queries._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
+        try:
+            result = handler(tracer, msg.path, msg.params)
+            self.send(ipc.QueryDone(msg.id, msgspec.Raw(ipc.encode(result))))
+        except Exception as exc:  # a bad question must not end the worker
+            self.send(ipc.QueryDone(msg.id, error=f"{type(exc).__name__}: {exc}"))
+        except BaseException:  # the run's limit passed while answering mid-run: still answer
+            self.send(ipc.QueryDone(msg.id, error="the run was stopped"))
+            raise
+        finally:
+            queries._progress = None
 
     def guard_exit(self) -> None:
         """Say where the script called os._exit before the process goes."""

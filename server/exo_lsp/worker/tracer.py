@@ -10,6 +10,7 @@ in the script.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import io
 import linecache
@@ -26,7 +27,7 @@ from typing import Any, Callable
 import msgspec
 
 from .exo import check_version, cursors, exprargs, hooks, ops, patterns, printing, procs, speedups
-from . import callsites, memo
+from . import callsites, memo, nested, run_keys
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -35,6 +36,19 @@ from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Ran
 class RunCancelled(BaseException):
     """A newer version of the document arrived; unwind the script (not an Exception,
     so the script's own ``except Exception`` cannot swallow it)."""
+
+
+class RunTimeout(BaseException):
+    """The run's time limit passed (the worker's alarm raises it in the main thread): stop
+    the script where it is and keep every step it finished. A BaseException for the same
+    reason as RunCancelled; never memoised (the step did not fail, it was stopped)."""
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(f"ran longer than {limit_s:g} s")
+        self.limit_s = limit_s
+
+
+TIMEOUT_HINT = "raise the `timeoutSeconds` initialization option to give it longer"
 
 
 class ProcRegistry:
@@ -96,6 +110,7 @@ class _OpenCall:
     key: tuple | None
     pins: tuple = ()
     entry: memo.Entry | None = None
+    looked_up: bool = False  # op_cached asked the memo already (and missed)
 
 
 @dataclass
@@ -120,6 +135,7 @@ class Tracer:
         # path -> the last run that recorded a step: while a line is being typed the script
         # does not parse, and completion still needs the procs of the version before
         self.last_good: dict[str, RunState] = {}
+        self.current: _ScriptRun | None = None  # the run in progress (for partial traces)
 
     def run(
         self,
@@ -128,6 +144,7 @@ class Tracer:
         version: int | None,
         *,
         on_progress: Callable[[int], None] = lambda line: None,
+        on_inner_step: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
         use_memo: bool = True,
         on_op_start: Callable[[int], None] = lambda line: None,
@@ -142,10 +159,13 @@ class Tracer:
         self.procs.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
         run.on_op_start = on_op_start
+        run.on_inner_step = on_inner_step
         hooks.take_new_srcinfos()  # not this run's
+        self.current = run
         try:
             state = run.execute()
         finally:
+            self.current = None
             for si in hooks.take_new_srcinfos():
                 if isinstance(si.filename, str):
                     self.srcinfos.setdefault(norm_path(si.filename), weakref.WeakSet()).add(si)
@@ -176,9 +196,11 @@ class Tracer:
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
-                targets, changed = e.extra
+                targets, changed, children, resolved = e.extra
                 # (origins name files as _origin does)
-                e.extra = ([_moved_target(t, os.path.abspath(path), moves) for t in targets], changed)
+                move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
+                nested.move_targets(children, move)
+                e.extra = ([move(t) for t in targets], changed, children, resolved)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -202,6 +224,7 @@ class _ScriptRun:
         self.version = version
         self.on_progress = on_progress
         self.on_op_start: Callable[[int], None] = lambda line: None  # a script-level op begins
+        self.on_inner_step: Callable[[int], None] | None = None  # Tracer.run sets it
         self.cancelled = cancelled
         self.lines = LineIndex(source)
         self.steps: list[Step] = []
@@ -216,6 +239,8 @@ class _ScriptRun:
         self.lookup_values: dict[int, tuple[Any, Any]] = {}
         self.definitions_seen: dict[tuple, int] = {}
         self.unmemoised: list[tuple[Range, str]] = []  # where, and why, a re-run cannot reuse
+        self.executing = False  # inside the script's exec: where a time limit may stop it
+        self.namespace: dict[str, Any] = {}
 
     # ------------------------------------------------------------ running
 
@@ -226,7 +251,7 @@ class _ScriptRun:
         mod = types.ModuleType("__exo_lsp_script__")
         mod.__file__ = self.path
         mod.__builtins__ = __builtins__
-        namespace = mod.__dict__
+        namespace = self.namespace = mod.__dict__
         problems = ProblemBuilder(self.path, self.lines, self.t.registry)
         ok = False
         try:
@@ -239,8 +264,7 @@ class _ScriptRun:
             ok = self._exec(code, mod, out, problems)
         finally:
             hooks.set_observer(None)
-        for s in self.steps:
-            s.children = [c.index for c in self.steps if c.parent == s.index]
+        _link_children(self.steps)
         problems.no_op_warnings(self.steps, self.runtime)
         problems.not_memoised(self.unmemoised)
         proc_objects = {k: v for k, v in namespace.items() if procs.is_procedure(v)}
@@ -269,10 +293,25 @@ class _ScriptRun:
         hooks.set_observer(self)
         try:
             with redirect_stdout(out), redirect_stderr(out):
-                exec(code, mod.__dict__)
+                self.executing = True
+                try:
+                    exec(code, mod.__dict__)
+                finally:
+                    self.executing = False
             return True
         except RunCancelled:
             raise
+        except RunTimeout as exc:
+            self._close_failed_parent(exc)
+            rng = problems._deepest_script_range(exc) or self.lines.line_range(0)
+            done = sum(1 for s in self.steps if s.parent is None and s.ok)
+            problems.add(
+                self.path, rng, "error",
+                f"the script {exc} (it was at line {rng.start.line + 1}) and was stopped; "
+                f"the {done} steps before it are shown; {TIMEOUT_HINT}",
+                "timeout",
+            )
+            return False
         except BaseException as exc:  # the script's failure is the user's information
             self._close_failed_parent(exc)
             problems.bind_runtime(self.steps, self.runtime)
@@ -376,7 +415,7 @@ class _ScriptRun:
             rt.called_as, rt.invocation = callsites.called_name(site.node), self._invocation(frame)
         step = self._new_step(name, None if parent is None else parent.index, rng, arguments, raw.get("proc"), rt)
         # a step the script wrote is told why it is not memoised; a helper's primitives are not
-        key, pins = self._op_key(name, raw, rng if parent is None else None)
+        key, pins = run_keys.op_key(self, name, raw, rng if parent is None else None)
         call = _OpenCall(step, rt, time.perf_counter(), key, pins)
         self.open.append(call)
         return call
@@ -384,9 +423,23 @@ class _ScriptRun:
     def op_arg_failed(self, call: _OpenCall, param: str, exc: BaseException) -> None:
         call.rt.failed_param = param
 
+    def op_cached(self, call: _OpenCall):
+        """Before the arguments are resolved: the key is made of the raw arguments, so a hit
+        can skip resolving them (pattern matching: most of a fully memoised run's time);
+        what they resolved to is kept with the entry (cursors into the same input proc)."""
+        if call.key is not None:
+            call.looked_up = True
+            entry = self.t.ops.get(call.key)
+            if entry is not None:
+                call.rt.resolved = entry.extra[3]
+                call.entry = entry
+                call.step.cached = True
+                return True, entry.value
+        return False, None
+
     def op_resolved(self, call: _OpenCall, resolved: dict[str, Any]):
         call.rt.resolved = resolved
-        if call.key is not None:
+        if call.key is not None and not call.looked_up:
             entry = self.t.ops.get(call.key)
             if entry is not None:
                 call.entry = entry
@@ -401,9 +454,16 @@ class _ScriptRun:
         step.ms = (time.perf_counter() - call.t0) * 1000
         if isinstance(exc, RunCancelled):
             return
+        if isinstance(exc, RunTimeout):  # stopped, not failed: nothing to memoise
+            step.ok, step.error, rt.exception = False, f"stopped: the run {exc}", exc
+            self._update_parent(step)
+            return
+        children: list[nested.Child] = []
         if call.entry is not None:
-            targets, changed = call.entry.extra
+            targets, changed, replayed, _ = call.entry.extra
+            nested.replay(self, step, replayed, StepRuntime)
         else:
+            children = nested.capture(self, step) if call.key is not None else []
             targets = self._targets(rt.resolved, rt.op) if rt.failed_param is None else []
             changed = None
         step.targets = targets
@@ -412,7 +472,7 @@ class _ScriptRun:
             rt.exception = exc
             step.error = patterns.clean_message(str(exc), step.op) or type(exc).__name__
             if call.entry is None and call.key is not None and rt.failed_param is None:
-                self.t.ops.put(call.key, exc, (targets, None), call.pins)
+                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved), call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -423,12 +483,27 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed), call.pins)
+                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved), call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)
         if step.parent is None:
             self.on_progress(step.line)
+        elif self.on_inner_step is not None:
+            # inside a library helper (replace_all, vectorize, ...): the top-level step may
+            # take long, the steps inside it can be shown meanwhile
+            self.on_inner_step(step.line)
+
+    def partial_state(self) -> RunState:
+        """The trace so far: every step finished (the open calls' steps are not yet)."""
+        upto = self.open[0].step.index if self.open else len(self.steps)
+        steps = [msgspec.structs.replace(s) for s in self.steps[:upto]]
+        _link_children(steps)
+        trace = Trace(
+            path=self.path, version=self.version, ok=False, steps=steps, procs=[], memories=[], problems=[],
+            output="", ms=0.0, cached_steps=self.cached_steps, lookups=list(self.lookups), partial=True,
+        )
+        return RunState(trace, self.runtime, {}, self.namespace, self.algorithms, self.lookup_values)
 
     def lookup_done(self, method, receiver, args, kwargs, frame, result, exc) -> None:
         from .lookups import record_lookup
@@ -438,7 +513,7 @@ class _ScriptRun:
     def define_proc(self, f, instr, frame, build):
         if self.cancelled():
             raise RunCancelled()
-        key, pins = self._proc_key(f, instr, frame)
+        key, pins = run_keys.proc_key(self, f, instr, frame)
         if key is not None:
             entry = self.t.procs.get(key)
             if entry is not None:
@@ -601,45 +676,6 @@ class _ScriptRun:
             rng = lines.range(si.lineno, si.col_offset, si.end_lineno, si.end_col_offset)
         return Location(os.path.abspath(si.filename), rng)
 
-    def _op_key(self, name: str, raw: dict[str, Any], rng: Range | None = None) -> tuple[tuple | None, tuple]:
-        pins: list = []
-        try:
-            key = ("op", name) + tuple((k, memo.value_key(v, pins)) for k, v in raw.items())
-        except memo.Unkeyable as exc:
-            if isinstance(exc, memo.NotMemoisable) and rng is not None:
-                self.unmemoised.append((rng, f"`{name}` runs again on every edit: {exc}"))
-            return None, ()
-        return key, tuple(pins)
-
-    def _proc_key(self, f, instr, frame) -> tuple[tuple | None, tuple]:
-        try:
-            filename, lineno, src, names = hooks.function_source_names(f)
-        except (OSError, TypeError, SyntaxError):
-            return None, ()
-        pins: list = []
-        env = []
-        for n in names:
-            if n in frame.f_locals:
-                v = frame.f_locals[n]
-            elif n in f.__globals__:
-                v = f.__globals__[n]
-            else:
-                continue
-            try:
-                env.append((n, memo.value_key(v, pins)))
-            except memo.Unkeyable as exc:
-                if isinstance(exc, memo.NotMemoisable) and norm_path(filename) == self.path:
-                    why = f"`{f.__name__}` is parsed again on every edit (and every step after it runs again): {exc}"
-                    self.unmemoised.append((self.lines.line_range(lineno - 1), why))
-                return None, ()
-        # In the script, not the line: a proc that only moved is the same proc (its positions
-        # move with the edit, _follow_moved_lines); the same text defined twice is told apart
-        # by its count. Other files (sibling modules) are not followed: there the line counts.
-        where = () if norm_path(filename) == self.path else (lineno,)
-        ident = (os.path.abspath(filename), *where, src, repr(instr), tuple(env))
-        nth = self.definitions_seen[ident] = self.definitions_seen.get(ident, -1) + 1
-        return ("proc", *ident, nth), tuple(pins)
-
     def _proc_defs(self, proc_objects: dict[str, Any]) -> list[ProcDef]:
         seen: dict[int, ProcDef] = {}
         # Procs written in this script in definition order, then the rest in scope by name
@@ -663,6 +699,15 @@ class _ScriptRun:
             if procs.is_memory_class(v):
                 out.append(MemoryDef(name, v.__qualname__, v.__module__))
         return sorted(out, key=lambda m: m.name)
+
+
+def _link_children(steps: list[Step]) -> None:
+    by_parent: dict[int, list[int]] = {}
+    for s in steps:
+        if s.parent is not None:
+            by_parent.setdefault(s.parent, []).append(s.index)
+    for s in steps:
+        s.children = by_parent.get(s.index, [])
 
 
 def _moved_target(t: Target, path: str, moves: dict[int, int]) -> Target:
@@ -708,7 +753,15 @@ def _short_repr(value: Any) -> str:
         return procs.proc_name(value)
     if isinstance(value, type):
         return value.__name__
-    text = repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+    elif isinstance(value, (list, tuple)) and len(value) <= 8:
+        inner = ", ".join(_short_repr(v) for v in value)
+        text = f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    else:
+        # not repr(): an object holding LoopIR (a dataclass a helper passes) prints all of
+        # it, 0.5 s of aarch64 sgemm's run for a label cut at 80 characters
+        text = f"<{type(value).__name__}>"
     return text if len(text) < 80 else text[:77] + "..."
 
 

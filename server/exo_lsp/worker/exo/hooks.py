@@ -35,6 +35,7 @@ class CallObserver(Protocol):
 
     def op_begin(self, op: AtomicSchedulingOp, raw: dict[str, Any], frame) -> Any: ...
     def op_arg_failed(self, token: Any, param: str, exc: BaseException) -> None: ...
+    def op_cached(self, token: Any) -> tuple[bool, Any]: ...
     def op_resolved(self, token: Any, resolved: dict[str, Any]) -> tuple[bool, Any]: ...
     def op_end(self, token: Any, result: Any, exc: BaseException | None) -> None: ...
     def define_proc(self, f: types.FunctionType, instr, frame, build: Callable[[], Procedure]) -> Procedure: ...
@@ -67,6 +68,18 @@ def _traced_call(self, *args, **kwargs):
         bargs = bound.arguments
     token = obs.op_begin(self, dict(bargs), sys._getframe(1))
     try:
+        # optional: an observer without a memo need not answer before resolution
+        early = getattr(obs, "op_cached", None)
+        hit, cached = early(token) if early is not None else (False, None)
+        if hit:
+            if isinstance(cached, BaseException):
+                raise cached
+            obs.op_end(token, cached, None)
+            return cached
+    except BaseException as exc:
+        obs.op_end(token, None, exc)
+        raise
+    try:
         for nm, argp in zip(bargs, self.arg_procs):
             try:
                 bargs[nm] = argp(bargs[nm], bargs)
@@ -85,6 +98,101 @@ def _traced_call(self, *args, **kwargs):
         raise
     obs.op_end(token, result, None)
     return result
+
+
+# --------------------------------------------------------------------------- proc methods
+# ``p.partial_eval(...)``, ``p.add_assertion(...)`` and ``p.transpose(c)`` make new procs like
+# the scheduling ops do, but are methods of Procedure, not AtomicSchedulingOps: the op hook
+# does not see them, and a schedule that starts with ``p.partial_eval`` would get a new proc
+# (so no memo hit downstream) on every run. Each is wrapped into a MethodOp, which looks like
+# an op to the observer (a name, ``sig`` with ``proc`` first, ``arg_procs``, ``func``).
+
+PROC_METHODS = ("partial_eval", "add_assertion", "transpose")
+
+
+def _as_is(value, _all_args):
+    return value
+
+
+class MethodOp:
+    def __init__(self, name: str, func) -> None:
+        import inspect
+
+        self.__name__ = name
+        self.func = func
+        self.__doc__ = func.__doc__
+        sig = inspect.signature(func)
+        params = list(sig.parameters.values())
+        params[0] = params[0].replace(name="proc")
+        self.sig = sig.replace(parameters=params)
+        self.arg_procs = [_as_is] * len(params)
+        self.__signature__ = self.sig
+
+    def __call__(self, *args, **kwargs):
+        return _traced_method(self, args, kwargs, sys._getframe(1))
+
+    def __repr__(self) -> str:
+        return f"<proc method {self.__name__}>"
+
+
+def _traced_method(op: MethodOp, args, kwargs, frame):
+    obs = _observer
+    if obs is None:
+        return op.func(*args, **kwargs)
+    bound = op.sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    raw = dict(bound.arguments)
+    for name, prm in op.sig.parameters.items():
+        if prm.kind is prm.VAR_KEYWORD:  # memo keys take tuples, not dicts
+            raw[name] = tuple(sorted(raw.get(name, {}).items()))
+    token = obs.op_begin(op, raw, frame)
+    try:
+        hit, cached = obs.op_resolved(token, dict(raw))
+        if hit:
+            if isinstance(cached, BaseException):
+                raise cached
+            result = cached
+        else:
+            result = op.func(*args, **kwargs)
+    except BaseException as exc:
+        obs.op_end(token, None, exc)
+        raise
+    obs.op_end(token, result, None)
+    return result
+
+
+def _method_wrapper(op: MethodOp):
+    import functools
+
+    @functools.wraps(op.func)
+    def method(self, *args, **kwargs):
+        return _traced_method(op, (self, *args), kwargs, sys._getframe(1))
+
+    method.__exo_lsp_op__ = op
+    return method
+
+
+_method_originals: dict[str, Any] = {}
+
+
+def method_op(name: str) -> MethodOp | None:
+    """The MethodOp of a Procedure method (for hovers and signatures), or None."""
+    return getattr(getattr(Procedure, name, None), "__exo_lsp_op__", None)
+
+
+def _install_method_hooks() -> None:
+    if _method_originals:
+        return
+    for name in PROC_METHODS:
+        orig = vars(Procedure)[name]
+        _method_originals[name] = orig
+        setattr(Procedure, name, _method_wrapper(MethodOp(name, orig)))
+
+
+def _uninstall_method_hooks() -> None:
+    for name, orig in _method_originals.items():
+        setattr(Procedure, name, orig)
+    _method_originals.clear()
 
 
 def _src_locals(frame) -> ChainMap:
@@ -145,8 +253,26 @@ def function_source_names(f: types.FunctionType) -> tuple[str, int, str, list[st
     src = inspect.getsource(f)
     filename = inspect.getsourcefile(f) or "<unknown>"
     _, lineno = inspect.getsourcelines(f)
-    names = sorted({n.id for n in ast.walk(ast.parse(textwrap.dedent(src))) if isinstance(n, ast.Name)})
-    return filename, lineno, src, names
+    tree = ast.parse(textwrap.dedent(src))
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return filename, lineno, src, sorted(names - _exo_bound_names(tree))
+
+
+def _exo_bound_names(tree: ast.AST) -> set[str]:
+    """Names the proc binds itself (parameters, loop variables, allocations): Exo never
+    looks them up in Python, so the Python values they happen to shadow (``from
+    exo.stdlib.stdlib import *`` brings TypeVars named ``c``, ``r``, ``y``) must not key
+    the memo, or a proc with such a loop would never be reused."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            a = node.args
+            bound.update(x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs))
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            bound.add(node.target.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            bound.add(node.target.id)
+    return bound
 
 
 # --------------------------------------------------------------------------- srcinfo
@@ -311,6 +437,7 @@ def install_hooks() -> None:
     _unification.FreeVars = _OrderedFreeVars
     _pyparser.SrcInfo = _TrackedSrcInfo
     install_lookup_hooks()
+    _install_method_hooks()
 
 
 def uninstall_hooks() -> None:
@@ -324,3 +451,4 @@ def uninstall_hooks() -> None:
             mod.instr = _original_instr
     _patched_modules.clear()
     uninstall_lookup_hooks()
+    _uninstall_method_hooks()

@@ -23,6 +23,8 @@ from exo.core import internal_cursors as _ic
 from exo.core import LoopIR_pprint as _pprint
 from exo.core.LoopIR import LoopIR
 
+from ...shared.lru import LRU
+
 Procedure = _api.Procedure
 
 
@@ -32,8 +34,19 @@ def proc_text(p: Procedure) -> str:
 
 
 def proc_text_fast(p: Procedure) -> str:
-    """Exo's printer without the yapf pass: same content, cheap, for comparing procs."""
-    return "\n".join(_pprint._print_proc(p._loopir_proc, _pprint.PrintEnv(), ""))
+    """Exo's printer without the yapf pass: same content, cheap, for comparing procs.
+    Kept by LoopIR identity (immutable): each step's output is the next step's input, and
+    the tracer compares both to say whether a step changed anything."""
+    lp = p._loopir_proc
+    hit = _FAST_TEXT.get(id(lp))
+    if hit is not None and hit[0] is lp:
+        return hit[1]
+    text = "\n".join(_pprint._print_proc(lp, _pprint.PrintEnv(), ""))
+    _FAST_TEXT.put(id(lp), (lp, text))  # the entry holds lp: its id stays its own
+    return text
+
+
+_FAST_TEXT = LRU(64)
 
 
 def _one_line(stmt) -> str:

@@ -265,10 +265,50 @@ def uninstall_stack_shim() -> None:
         importlib.import_module(modname).inspect = inspect
 
 
+# --------------------------------------------------------------------------- printing
+# Real schedules print their procs (``print(p)``): Exo formats each through yapf, about
+# 0.4 s for a proc of x86 or aarch64 sgemm, paid again on every run although a memoised
+# step returns the very same proc. LoopIR is immutable, so the text of a LoopIR proc object
+# never changes: kept by identity (the entry holds the object, so the id stays its own).
+
+STR_MEMO = LRU(256)
+_original_proc_str: Callable | None = None
+
+
+def _memoised_proc_str(self) -> str:
+    lp = self._loopir_proc
+    hit = STR_MEMO.get(id(lp))
+    if hit is not None and hit[0] is lp:
+        return hit[1]
+    text = _original_proc_str(self)
+    STR_MEMO.put(id(lp), (lp, text))
+    return text
+
+
+def install_str_memo() -> None:
+    global _original_proc_str
+    from exo.API import Procedure
+
+    if _original_proc_str is None:
+        _original_proc_str = Procedure.__str__
+        Procedure.__str__ = _memoised_proc_str
+
+
+def uninstall_str_memo() -> None:
+    global _original_proc_str
+    from exo.API import Procedure
+
+    if _original_proc_str is not None:
+        Procedure.__str__ = _original_proc_str
+        _original_proc_str = None
+    STR_MEMO.clear()
+
+
 def install_speedups() -> None:
     install_solver_cache()
     install_context_memo()
     install_stack_shim()
+    install_str_memo()
 
 
 def uninstall_speedups() -> None:
@@ -276,3 +316,4 @@ def uninstall_speedups() -> None:
     uninstall_solver_cache()
     uninstall_context_memo()
     uninstall_stack_shim()
+    uninstall_str_memo()

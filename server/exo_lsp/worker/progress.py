@@ -1,0 +1,124 @@
+"""What a long run shows before it ends: partial traces, questions answered mid-run, and
+the time limit enforced inside the worker.
+
+A 40 s schedule used to show nothing until it finished (or nothing at all when it hit the
+limit, since the worker was killed, and its memo with it). Now, between top-level steps,
+the worker sends the steps so far about once a second, answers the queries that arrived
+meanwhile (hovers on the steps already shown), and stops the script with RunTimeout when
+the limit passes: the run ends normally with every finished step and a problem where it
+stopped, and the memo survives, so the next run resumes from it.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from ..shared import framing as ipc
+
+SEND_EVERY_S = 1.0
+
+
+class RunReporter:
+    def __init__(self, worker, tracer, msg: ipc.RunScript, handle_query: Callable[[Any], None]) -> None:
+        self.worker = worker
+        self.tracer = tracer
+        self.msg = msg
+        self.handle_query = handle_query
+        self.t0 = time.perf_counter()
+        self.last_sent = self.t0 - SEND_EVERY_S + 0.2  # the first steps go out quickly
+        self.done = 0
+        prev = tracer.runs.get(msg.path)
+        self.expected = len(prev.trace.top_level_steps()) if prev is not None else 0
+
+    def step_done(self, line: int) -> None:
+        self.done += 1
+        if time.perf_counter() - self.last_sent < SEND_EVERY_S:
+            self.worker.send(ipc.Progress(self.msg.id, line, None, self.done, self.expected))
+            return
+        self._send_partial(line)
+
+    def inner_step_done(self, line: int) -> None:
+        """A step inside a helper call ended: only a partial trace, when one is due."""
+        if time.perf_counter() - self.last_sent >= SEND_EVERY_S:
+            self._send_partial(line)
+
+    def _send_partial(self, line: int) -> None:
+        run = self.tracer.current
+        if run is None:
+            return
+        state = run.partial_state()
+        self.worker.send(ipc.Progress(self.msg.id, line, state.trace, self.done, self.expected))
+        self.last_sent = time.perf_counter()
+        self._answer_waiting_queries(state)
+
+    def _answer_waiting_queries(self, state) -> None:
+        """Queries that arrived during the run, answered from the steps so far (the server
+        sends them without waiting for the run when it has a partial trace to show)."""
+        from .exo import hooks
+
+        waiting = self.worker.take_queries()
+        if not waiting:
+            return
+        path = self.msg.path
+        saved_run = self.tracer.runs.get(path)
+        self.tracer.runs[path] = state
+        observer = hooks._observer
+        hooks.set_observer(None)  # a query may apply ops (fix validation): not steps of this run
+        try:
+            for q in waiting:
+                self.handle_query(q)
+        finally:
+            hooks.set_observer(observer)
+            if saved_run is None:
+                self.tracer.runs.pop(path, None)
+            else:
+                self.tracer.runs[path] = saved_run
+
+
+class Alarm:
+    """Raises RunTimeout in the main thread when the run's limit passes, but only while
+    the script itself runs (not in the tracer's bookkeeping around it)."""
+
+    def __init__(self, tracer, limit_s: float) -> None:
+        self.tracer = tracer
+        self.limit_s = limit_s
+        self.fired = False
+
+    def _on_alarm(self, signum, frame) -> None:
+        from .tracer import RunTimeout
+
+        run = self.tracer.current
+        if run is not None and run.executing:
+            self.fired = True
+            raise RunTimeout(self.limit_s)
+
+    def __enter__(self) -> "Alarm":
+        if self.limit_s > 0 and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGALRM, self._on_alarm)
+            # re-fires every second: a script that swallows the first (a bare except) or
+            # is inside C code at that moment is stopped at its next chance
+            signal.setitimer(signal.ITIMER_REAL, self.limit_s, 1.0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.limit_s > 0 and threading.current_thread() is threading.main_thread():
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+
+
+def drain_queries(inbox: "queue.Queue", deferred: list) -> list:
+    """Take the Query messages out of `inbox`; everything else keeps its order in `deferred`."""
+    out = []
+    while True:
+        try:
+            msg = inbox.get_nowait()
+        except queue.Empty:
+            return out
+        if isinstance(msg, ipc.Query):
+            out.append(msg)
+        else:
+            deferred.append(msg)
