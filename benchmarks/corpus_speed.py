@@ -22,7 +22,8 @@ import subprocess
 import sys
 import time
 
-from exo_lsp.lsp.worker_client import Engine, Settings
+from exo_lsp.lsp.engine import Engine
+from exo_lsp.lsp.worker_client import Settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "tests" / "corpus_style").glob("*.py")) + [ROOT / "benchmarks" / "corpus_style" / "long_schedule.py"]

@@ -9,7 +9,8 @@ import asyncio
 
 
 from exo_lsp.lsp import worker_client
-from exo_lsp.lsp.worker_client import Engine, Settings
+from exo_lsp.lsp.engine import Engine
+from exo_lsp.lsp.worker_client import Settings
 from exo_lsp.shared.contract import InlayParams
 from exo_lsp.worker.progress import Alarm
 from exo_lsp.worker.tracer import Tracer
@@ -100,14 +101,16 @@ def test_the_worker_stops_a_long_run_itself_and_the_next_run_resumes(tmp_path):
     async def main():
         engine = await _engine(3)
         try:
-            pid = engine.worker.proc.pid
             trace = await engine.run(str(path), text, 1)
-            assert engine.worker.proc.pid == pid and engine.restarts == 0  # not killed
+            w = engine.pool.get(str(path))
+            assert w is not None and w.alive and engine.restarts == 0  # not killed
+            pid = w.pid
             assert [s.op for s in trace.steps] == ["divide_loop", "divide_loop", "simplify"]
             assert trace.problems[0].code == "timeout"
             assert trace.problems[0].range.start.line in (_line_of(text, "while"), _line_of(text, "pass"))
             fixed = text.replace("while True:\n    pass\n", "p = simplify(p)\n")
             again = await engine.run(str(path), fixed, 2)
+            assert engine.pool.get(str(path)).pid == pid  # the same worker, and its memo
             assert again.ok and [s.cached for s in again.steps] == [True, True, True, False]
         finally:
             await engine.shutdown()

@@ -25,7 +25,8 @@ from ..shared import framing as ipc
 from ..shared.contract import METHODS, QueryParams
 from ..shared.positions import col_len, index_to_col
 from ..shared.trace import Position, Problem, Range, Trace, norm_path
-from .worker_client import GRACE_S, Settings, WorkerClient, WorkerGone
+from . import worker_client
+from .worker_client import Settings, WorkerClient, WorkerGone
 from .workers import WorkerPool
 
 log = logging.getLogger("exo_lsp.engine")
@@ -113,7 +114,7 @@ class Engine:
                 on_progress(msg)
 
         try:
-            done = await w.request(req, limit + GRACE_S, progress)
+            done = await w.request(req, limit + worker_client.GRACE_S, progress)
         except WorkerGone as gone:
             trace = crash_trace(path, run.version, run.source, gone, (time.perf_counter() - t0) * 1000)
             if partial:  # keep the steps it finished
@@ -152,7 +153,7 @@ class Engine:
                 raise RuntimeError("the script's worker was stopped; run it again")
             msg = ipc.Query(next(w.ids), path, params)
             # mid-run, the answer may have to wait for the run's next step, or its end
-            wait = self.settings.query_timeout_s + (self.settings.timeout_s + GRACE_S if busy else 0)
+            wait = self.settings.query_timeout_s + (self.settings.timeout_s + worker_client.GRACE_S if busy else 0)
             try:
                 done = await w.request(msg, wait, on_progress)
             except WorkerGone as gone:
