@@ -73,6 +73,12 @@ def kill_tree(pid: int) -> None:
     _signal(pid, signal.SIGKILL)
 
 
+def kill_pids(pids: set[int]) -> None:
+    """SIGKILL processes found earlier in a worker's tree (those that outlived it)."""
+    for p in pids:
+        _signal(p, signal.SIGKILL)
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL what is left of a worker's process group once the worker itself is gone."""
     try:

@@ -302,6 +302,9 @@ class WorkerClient:
         self.pending.clear()
 
     async def shutdown(self) -> None:
+        # What the worker started must not outlive it even when it exits on its own: its
+        # children are then re-parented away from it, out of reach of kill_tree.
+        started = process_tree.descendants(self.proc.pid) if self.alive and self.proc else set()
         if self.alive and self._writer is not None:
             try:
                 self._writer.write(ipc.frame(ipc.Shutdown()))
@@ -310,6 +313,7 @@ class WorkerClient:
             except (asyncio.TimeoutError, ConnectionError, RuntimeError):
                 pass
         await self.kill()
+        process_tree.kill_pids(started)
 
 
 def _retrieve(fut: asyncio.Future) -> None:

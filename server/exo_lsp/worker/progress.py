@@ -81,12 +81,19 @@ class RunReporter:
 
 class Alarm:
     """Raises RunTimeout in the main thread when the run's limit passes, but only while
-    the script itself runs (not in the tracer's bookkeeping around it)."""
+    the script itself runs (not in the tracer's bookkeeping around it).
+
+    A thread of ours signals the main thread (SIGUSR2) rather than an interval timer:
+    SIGALRM and ITIMER_REAL belong to the script (``signal.alarm``), and a pending alarm it
+    leaves is a leftover the worker must still see after the run."""
+
+    SIGNAL = signal.SIGUSR2
 
     def __init__(self, tracer, limit_s: float) -> None:
         self.tracer = tracer
         self.limit_s = limit_s
         self.fired = False
+        self._thread: threading.Thread | None = None
 
     def _on_alarm(self, signum, frame) -> None:
         from .tracer import RunTimeout
@@ -96,18 +103,31 @@ class Alarm:
             self.fired = True
             raise RunTimeout(self.limit_s)
 
+    def _fire(self, main: int) -> None:
+        if self._stop.wait(self.limit_s):
+            return
+        # again every second: a script that swallows the first (a bare except) or is
+        # inside C code at that moment is stopped at its next chance
+        while not self._stop.is_set():
+            signal.pthread_kill(main, self.SIGNAL)
+            if self._stop.wait(1.0):
+                return
+
     def __enter__(self) -> "Alarm":
         if self.limit_s > 0 and threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGALRM, self._on_alarm)
-            # re-fires every second: a script that swallows the first (a bare except) or
-            # is inside C code at that moment is stopped at its next chance
-            signal.setitimer(signal.ITIMER_REAL, self.limit_s, 1.0)
+            self._old = signal.signal(self.SIGNAL, self._on_alarm)
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._fire, args=(threading.get_ident(),), daemon=True,
+                                            name="exo-lsp-run-limit")
+            self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.limit_s > 0 and threading.current_thread() is threading.main_thread():
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._old)
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            signal.signal(self.SIGNAL, self._old)
 
 
 def drain_queries(inbox: "queue.Queue", deferred: list) -> list:
