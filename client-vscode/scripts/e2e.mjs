@@ -354,6 +354,25 @@ async function runDom(name, run) {
       });
     }
 
+    if (trusted && has("completion")) {
+      await step("completion inside a pattern string lists the loops at that step [completion]", async () => {
+        // Into the string of the first divide_loop, on its loop name, then ask for suggestions.
+        const line = page.locator(".view-line", { hasText: /divide_loop\(p,\s"for\si\sin\s_:_"/ }).first();
+        await line.locator("span span", { hasText: /^i$/ }).first().click();
+        await page.keyboard.press("Control+Space");
+        const widget = page.locator(".suggest-widget.visible");
+        await widget.waitFor({ timeout: 20_000 });
+        await widget.locator(".monaco-list-row", { hasText: "for j in _:_" }).first().waitFor({ timeout: 20_000 });
+        const rows = (await widget.locator(".monaco-list-row").allInnerTexts()).join("\n");
+        for (const loop of ["for i in _:_", "for j in _:_", "for c in _:_", "for r in _:_"]) {
+          if (!rows.includes(loop)) throw new Error(`suggestions lack ${loop}; have:\n${rows}`);
+        }
+        await sleep(500); // the details pane renders the selected item's code
+        await page.screenshot({ path: path.join(p.out, "completion.png") });
+        await page.keyboard.press("Escape");
+      });
+    }
+
     if (trusted && has("views")) {
       await step("Exo: Show Scheduled Proc opens the proc beside [views]", async () => {
         await palette(page, "Exo: Show Scheduled Proc");
