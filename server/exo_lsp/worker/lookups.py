@@ -11,7 +11,6 @@ exactly as steps are.
 from __future__ import annotations
 
 import ast
-from typing import Any
 
 from .exo import cursors, patterns, procs
 from ..shared.trace import Argument, Lookup

@@ -276,7 +276,6 @@ def pattern_tokens(
     if "\\" in content and not m["prefix"]:
         return []
     loops = set(names.get("loops", []))
-    buffers = set(names.get("buffers", []))
     sizes = set(names.get("sizes", []))
     procs = set(names.get("procs", []))
     bare = re.fullmatch(r"\s*[A-Za-z_]\w*\s*(#\s*\d+)?\s*", content) is not None

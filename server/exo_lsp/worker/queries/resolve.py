@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Any
 
 from ..exo import listings, ops, patterns, procs
 from ..exo.cursors import cursor_is, cursor_kind, cursor_proc, describe_cursor, flatten_cursors
 from ...shared.lru import LRU
-from ...shared.trace import Argument, Lookup, Step, Target
+from ...shared.trace import Lookup, Step, Target
 import msgspec
 
 from . import argdetail, handles
