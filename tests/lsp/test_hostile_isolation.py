@@ -316,6 +316,7 @@ async def test_a_timeout_deep_inside_exo_is_on_the_line_that_called_the_op(clien
     assert status["state"] == "errors"
     [d] = client.diagnostics[uri]
     assert d.message.startswith("the script ran longer than 4 s (it was at line 13) and was stopped; the ")
-    assert rng(d) == (12, 8, 12, 36) and d.code == "timeout"  # the op call on that line
+    # the op call on that line the limit caught: simplify(...) or the rename(...) inside it
+    assert rng(d) in ((12, 8, 12, 36), (12, 17, 12, 35)) and d.code == "timeout", rng(d)
     close_script(client, uri)
     await a_normal_script_still_works(client)

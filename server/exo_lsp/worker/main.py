@@ -26,7 +26,7 @@ from ..shared import framing as ipc
 from ..shared.positions import use_encoding
 from . import limits, queries
 from .leftovers import Baseline
-from .progress import Alarm, RunReporter, drain_queries
+from .progress import Alarm, RunReporter, drain_queries, start_limiter
 from .queries import HANDLERS, load_handlers
 
 
@@ -95,6 +95,7 @@ class Worker:
         load_handlers()
         reader = threading.Thread(target=self.read_loop, daemon=True, name="exo-lsp-reader")
         reader.start()
+        start_limiter()  # its thread belongs to the baseline, not to any run
         baseline = Baseline()
         self.send(ipc.Ready(os.getpid(), "1.0.0", (time.perf_counter() - t0) * 1000))
         while True:

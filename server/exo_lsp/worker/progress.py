@@ -79,21 +79,69 @@ class RunReporter:
                 self.tracer.runs[path] = saved_run
 
 
+class _Limiter:
+    """One thread for the life of the worker that signals the main thread (SIGUSR2) when the
+    armed deadline passes, and again every second after. One thread, started before the
+    worker's baseline, so that no run starts or ends a thread of ours: a thread still
+    exiting after a run would read as a leftover of the script."""
+
+    SIGNAL = signal.SIGUSR2
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.deadline: float | None = None
+        self.main = threading.main_thread().ident
+        threading.Thread(target=self._loop, daemon=True, name="exo-lsp-run-limit").start()
+
+    def arm(self, seconds: float) -> None:
+        with self.cond:
+            self.deadline = time.monotonic() + seconds
+            self.cond.notify()
+
+    def disarm(self) -> None:
+        with self.cond:
+            self.deadline = None
+            self.cond.notify()
+
+    def _loop(self) -> None:
+        with self.cond:
+            while True:
+                if self.deadline is None:
+                    self.cond.wait()
+                    continue
+                left = self.deadline - time.monotonic()
+                if left > 0:
+                    self.cond.wait(left)
+                    continue
+                # again every second: a script that swallows the first (a bare except) or
+                # is inside C code at that moment is stopped at its next chance
+                self.deadline = time.monotonic() + 1.0
+                signal.pthread_kill(self.main, self.SIGNAL)
+
+
+_limiter: _Limiter | None = None
+
+
+def start_limiter() -> None:
+    """Start the run-limit thread (the worker does, before taking its baseline)."""
+    global _limiter
+    if _limiter is None:
+        _limiter = _Limiter()
+
+
 class Alarm:
     """Raises RunTimeout in the main thread when the run's limit passes, but only while
     the script itself runs (not in the tracer's bookkeeping around it).
 
-    A thread of ours signals the main thread (SIGUSR2) rather than an interval timer:
-    SIGALRM and ITIMER_REAL belong to the script (``signal.alarm``), and a pending alarm it
-    leaves is a leftover the worker must still see after the run."""
-
-    SIGNAL = signal.SIGUSR2
+    The limiter's thread signals SIGUSR2 rather than an interval timer: SIGALRM and
+    ITIMER_REAL belong to the script (``signal.alarm``), and a pending alarm it leaves is a
+    leftover the worker must still see after the run."""
 
     def __init__(self, tracer, limit_s: float) -> None:
         self.tracer = tracer
         self.limit_s = limit_s
         self.fired = False
-        self._thread: threading.Thread | None = None
+        self._armed = False
 
     def _on_alarm(self, signum, frame) -> None:
         from .tracer import RunTimeout
@@ -103,31 +151,19 @@ class Alarm:
             self.fired = True
             raise RunTimeout(self.limit_s)
 
-    def _fire(self, main: int) -> None:
-        if self._stop.wait(self.limit_s):
-            return
-        # again every second: a script that swallows the first (a bare except) or is
-        # inside C code at that moment is stopped at its next chance
-        while not self._stop.is_set():
-            signal.pthread_kill(main, self.SIGNAL)
-            if self._stop.wait(1.0):
-                return
-
     def __enter__(self) -> "Alarm":
         if self.limit_s > 0 and threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(self.SIGNAL, self._on_alarm)
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._fire, args=(threading.get_ident(),), daemon=True,
-                                            name="exo-lsp-run-limit")
-            self._thread.start()
+            start_limiter()
+            self._old = signal.signal(_Limiter.SIGNAL, self._on_alarm)
+            _limiter.arm(self.limit_s)
+            self._armed = True
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-            signal.signal(self.SIGNAL, self._old)
+        if self._armed:
+            _limiter.disarm()
+            signal.signal(_Limiter.SIGNAL, self._old)
+            self._armed = False
 
 
 def drain_queries(inbox: "queue.Queue", deferred: list) -> list:
