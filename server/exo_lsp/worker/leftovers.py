@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 # The modules whose functions a script sees as Exo's API.
 _WATCHED = ("exo", "exo.API", "exo.API_scheduling", "exo.stdlib.scheduling", "exo.stdlib.stdlib")
@@ -81,15 +82,23 @@ def child_processes(pid: int) -> list[tuple[int, str]]:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 1 and fields[1] == str(pid) and fields[0] != "Z":
-            out.append((int(name), _cmdline(int(name))))
-    return out
+            out.append(int(name))
+    if out:
+        time.sleep(0.05)  # (rare) a child just forked may not have exec'd its command yet
+    return [(child, _cmdline(child)) for child in out]
 
 
 def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:80] or "?"
-    except OSError:
-        return "?"
+    # a child caught between fork and exec has no command line yet: look again briefly
+    for _ in range(20):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                text = f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:80]
+        except OSError:
+            return "?"
+        if text:
+            return text
+        time.sleep(0.01)
+    return "?"
 
 
