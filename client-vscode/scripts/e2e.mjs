@@ -270,13 +270,9 @@ async function runExtensionHost(name, run) {
 const FEATURE_SET = new Set(FEATURES.split(",").map((s) => s.trim()));
 const has = (feature) => FEATURE_SET.has("all") || FEATURE_SET.has(feature);
 
-async function runDom(name, run) {
-  const p = prepare(name, run);
-  const env = baseEnv(p);
-  execFileSync(process.execPath, codeServerArgs(p, ["--install-extension", VSIX]), { env, stdio: "pipe" });
-  const server = await startCodeServer(p, env);
-  let browser;
-  const step = async (title, fn) => {
+/** A DOM test step: reported by title, with a screenshot of the page when it fails. */
+function makeStep(name, p, currentPage) {
+  return async (title, fn) => {
     const t0 = Date.now();
     try {
       await fn();
@@ -284,10 +280,19 @@ async function runDom(name, run) {
       return true;
     } catch (e) {
       report(name, title, false, Date.now() - t0, e?.message ?? e);
-      await page?.screenshot({ path: path.join(p.out, `failed-${slug(title)}.png`) }).catch(() => {});
+      await currentPage()?.screenshot({ path: path.join(p.out, `failed-${slug(title)}.png`) }).catch(() => {});
       return false;
     }
   };
+}
+
+async function runDom(name, run) {
+  const p = prepare(name, run);
+  const env = baseEnv(p);
+  execFileSync(process.execPath, codeServerArgs(p, ["--install-extension", VSIX]), { env, stdio: "pipe" });
+  const server = await startCodeServer(p, env);
+  let browser;
+  const step = makeStep(name, p, () => page);
   let page;
   try {
     browser = await launchBrowser(p);
@@ -477,18 +482,7 @@ async function runSetup(name, run) {
   const server = await startCodeServer(p, env);
   let browser;
   let page;
-  const step = async (title, fn) => {
-    const t0 = Date.now();
-    try {
-      await fn();
-      report(name, title, true, Date.now() - t0);
-      return true;
-    } catch (e) {
-      report(name, title, false, Date.now() - t0, e?.message ?? e);
-      await page?.screenshot({ path: path.join(p.out, `failed-${slug(title)}.png`) }).catch(() => {});
-      return false;
-    }
-  };
+  const step = makeStep(name, p, () => page);
   try {
     browser = await launchBrowser(p);
     page = browser.pages()[0] ?? (await browser.newPage());
