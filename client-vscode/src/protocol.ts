@@ -307,6 +307,131 @@ export interface StmtCost {
   c_lines: number[];
 }
 
+/**
+ * Argument of ``exo.suggestSchedule``: search from the step at ``line`` (the last
+ *     scheduling step on or above it) or from ``step``.
+ */
+export interface SuggestArgs {
+  uri: string;
+  /** 0-based line of the script (the cursor). */
+  line?: number | null;
+  /** Trace step index; wins over ``line``. */
+  step?: number | null;
+  /** Distinct procs to simulate. */
+  budget?: number;
+  /** Seconds after which the search stops with what it has. */
+  timeLimit?: number;
+  seed?: number;
+}
+
+/** Argument of ``exo.cancelSuggestions``. */
+export interface SuggestCancelArgs {
+  uri: string;
+}
+
+export interface SuggestCancelResult {
+  /** Whether a search was running. */
+  cancelled: boolean;
+}
+
+/** Argument of ``exo.insertSuggestion``. */
+export interface SuggestInsertArgs {
+  uri: string;
+  /** The next step (``index`` into ``steps``) or a whole schedule (into ``schedules``). */
+  what?: "schedule" | "step";
+  index?: number;
+}
+
+export interface SuggestInsertResult {
+  /** Whether the client applied the edit (``workspace/applyEdit``). */
+  applied: boolean;
+  /** The document version the edit was made for. */
+  version?: number | null;
+  /** 0-based line the text was inserted before. */
+  line?: number | null;
+  /** The inserted text. */
+  text?: string;
+  error?: string | null;
+}
+
+/** What ``exo.suggestSchedule`` answers at once; results follow as ``exo/suggestions``. */
+export interface SuggestResult {
+  started: boolean;
+  uri: string;
+  version?: number | null;
+  step?: number | null;
+  line?: number | null;
+  file?: string | null;
+  error?: string | null;
+}
+
+/** A whole schedule found, from the search's start. */
+export interface SuggestedSchedule {
+  rank: number;
+  labels: string[];
+  calls: string[];
+  /** The lines ``exo.insertSuggestion`` inserts for it. */
+  text: string;
+  cycles: number;
+  speedup: number | null;
+  correct?: boolean;
+}
+
+/**
+ * A next step from the search's start, judged by the best complete schedule found
+ *     through it.
+ */
+export interface SuggestedStep {
+  /** 0 is the best. */
+  rank: number;
+  /** The action, as the search names it (a transform call or a recipe). */
+  label: string;
+  /** Its scheduling calls on ``p`` (a recipe is several). */
+  calls: string[];
+  /** The lines ``exo.insertSuggestion`` inserts, in the script's variable and indent. */
+  text: string;
+  /** Cycles of the best complete schedule through it; None: none simulated correctly yet. */
+  cycles: number | null;
+  /** That schedule's speedup over the algorithm. */
+  speedup: number | null;
+  /** Whether that schedule's outputs were bit-exact with the algorithm. */
+  correct: boolean;
+  /** Complete schedules through it that were simulated. */
+  evaluations: number;
+  /** The calls of that best complete schedule (this step's first). */
+  schedule?: string[];
+  /** Its actions. */
+  labels?: string[];
+}
+
+/** Notification ``exo/suggestions``: the state and ranked results of a search. */
+export interface SuggestionsParams {
+  uri: string;
+  /** The script version the results belong to. */
+  version: number | null;
+  /** The trace step the search started after. */
+  step: number;
+  /** 0-based line of that step's call. */
+  line: number;
+  proc: string;
+  state: "cancelled" | "done" | "failed" | "running" | "stale";
+  evaluations?: number;
+  budget?: number;
+  /** Evaluations answered from the cache of earlier searches (it survives edits). */
+  cached?: number;
+  seconds?: number;
+  /** Cycles of the proc at the step, before any suggestion. */
+  startCycles?: number | null;
+  startSpeedup?: number | null;
+  /** Ranked next steps, best first. */
+  steps?: SuggestedStep[];
+  /** The best whole schedules, best first. */
+  schedules?: SuggestedSchedule[];
+  message?: string;
+  /** URI of the Markdown file kept current with these results (editors without our view). */
+  file?: string | null;
+}
+
 export interface TrustChangedParams {
   trusted: boolean;
 }
@@ -425,6 +550,8 @@ export const Notifications = {
   viewsChanged: new NotificationType<ViewsChangedParams>("exo/viewsChanged"),
   /** client->server: The workspace was trusted: start running scripts. */
   trustChanged: new NotificationType<TrustChangedParams>("exo/trustChanged"),
+  /** server->client: A search's state and ranked results (next steps, whole schedules), sent as they improve. */
+  suggestions: new NotificationType<SuggestionsParams>("exo/suggestions"),
 } as const;
 
 /** A command the server executes: `workspace/executeCommand` with its name and its one argument. */
@@ -449,6 +576,12 @@ export const Commands = {
   showDiff: new CommandType<ShowArgs, ShowResult>("exo.showDiff"),
   /** Compile a proc at a step for RV32+RVM, simulate, compare with the algorithm. */
   compileAndSimulate: new CommandType<SimulateArgs, SimulateResponse>("exo.compileAndSimulate"),
+  /** Search for schedules from the step at a line, in the background, with progress; results stream as exo/suggestions. */
+  suggestSchedule: new CommandType<SuggestArgs, SuggestResult>("exo.suggestSchedule"),
+  /** Stop the script's running search (its results so far stay). */
+  cancelSuggestions: new CommandType<SuggestCancelArgs, SuggestCancelResult>("exo.cancelSuggestions"),
+  /** Insert a suggested next step or whole schedule after its step (a versioned workspace edit). */
+  insertSuggestion: new CommandType<SuggestInsertArgs, SuggestInsertResult>("exo.insertSuggestion"),
 } as const;
 
 /** Params and result type of each method. */
@@ -477,6 +610,14 @@ export interface MethodTypes {
   "exo.showDiff": { params: ShowArgs; result: ShowResult };
   /** command, client->server: Compile a proc at a step for RV32+RVM, simulate, compare with the algorithm. */
   "exo.compileAndSimulate": { params: SimulateArgs; result: SimulateResponse };
+  /** command, client->server: Search for schedules from the step at a line, in the background, with progress; results stream as exo/suggestions. */
+  "exo.suggestSchedule": { params: SuggestArgs; result: SuggestResult };
+  /** command, client->server: Stop the script's running search (its results so far stay). */
+  "exo.cancelSuggestions": { params: SuggestCancelArgs; result: SuggestCancelResult };
+  /** command, client->server: Insert a suggested next step or whole schedule after its step (a versioned workspace edit). */
+  "exo.insertSuggestion": { params: SuggestInsertArgs; result: SuggestInsertResult };
+  /** notification, server->client: A search's state and ranked results (next steps, whole schedules), sent as they improve. */
+  "exo/suggestions": { params: SuggestionsParams; result: void };
 }
 
 /** URI schemes of the views: `<scheme>:<script path>?proc=<name>&step=<n|last|-1>`. */

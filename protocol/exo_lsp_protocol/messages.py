@@ -13,6 +13,10 @@ from typing import Literal
 import msgspec
 
 from .simulate import SimulationResult
+from .suggest import (
+    SuggestArgs, SuggestCancelArgs, SuggestCancelResult, SuggestedSchedule, SuggestedStep, SuggestInsertArgs,
+    SuggestInsertResult, SuggestionsParams, SuggestResult,
+)
 
 
 class _Msg(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=False):
@@ -266,4 +270,8 @@ METHODS = [
     Method("exo.showC", "command", "client->server", ShowArgs, ShowResult, "Show the C generated for the proc after a step."),
     Method("exo.showDiff", "command", "client->server", ShowArgs, ShowResult, "Show the diff of a step against the step before it."),
     Method("exo.compileAndSimulate", "command", "client->server", SimulateArgs, SimulateResponse, "Compile a proc at a step for RV32+RVM, simulate, compare with the algorithm."),
+    Method("exo.suggestSchedule", "command", "client->server", SuggestArgs, SuggestResult, "Search for schedules from the step at a line, in the background, with progress; results stream as exo/suggestions."),
+    Method("exo.cancelSuggestions", "command", "client->server", SuggestCancelArgs, SuggestCancelResult, "Stop the script's running search (its results so far stay)."),
+    Method("exo.insertSuggestion", "command", "client->server", SuggestInsertArgs, SuggestInsertResult, "Insert a suggested next step or whole schedule after its step (a versioned workspace edit)."),
+    Method("exo/suggestions", "notification", "server->client", SuggestionsParams, None, "A search's state and ranked results (next steps, whole schedules), sent as they improve."),
 ]

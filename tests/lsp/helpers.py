@@ -44,6 +44,23 @@ def make_client() -> LanguageClient:
     def on_views(ls, params):
         ls.views_changed.append(_plain(params))
 
+    client.suggestions = []  # type: ignore[attr-defined]
+
+    @client.feature("exo/suggestions")
+    def on_suggestions(ls, params):
+        ls.suggestions.append(_plain(params))
+
+    # workspace/applyEdit: recorded; a test that set `client.apply_edit` applies it itself
+    client.applied_edits = []  # type: ignore[attr-defined]
+    client.apply_edit = None  # type: ignore[attr-defined]
+
+    @client.feature(lsp.WORKSPACE_APPLY_EDIT)
+    def on_apply_edit(ls, params: lsp.ApplyWorkspaceEditParams):
+        ls.applied_edits.append(params)
+        if ls.apply_edit is not None:
+            ls.apply_edit(params.edit)
+        return lsp.ApplyWorkspaceEditResult(applied=ls.apply_edit is not None)
+
     # Both editors declare refreshSupport for these, so the server sends them after each run.
     client.refreshes = []  # type: ignore[attr-defined]
     for method in (lsp.WORKSPACE_INLAY_HINT_REFRESH, lsp.WORKSPACE_SEMANTIC_TOKENS_REFRESH, lsp.WORKSPACE_CODE_LENS_REFRESH):

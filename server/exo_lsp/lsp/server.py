@@ -118,6 +118,9 @@ class ExoLanguageServer(LanguageServer):
         self._asked: set[str] = set()  # folders the user was asked about this session
         self.view_version = 0
         self.run_listeners: list = []  # called as f(ls, uri, trace) after each published run
+        self.change_listeners: list = []  # f(ls, uri) after each accepted didChange
+        self.close_listeners: list = []  # f(ls, uri) after didClose
+        self.shutdown_hooks: list = []  # async f(ls) at shutdown
 
     # ------------------------------------------------------------ trust
 
@@ -397,6 +400,15 @@ async def did_open(ls: ExoLanguageServer, params: lsp.DidOpenTextDocumentParams)
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
 async def did_change(ls: ExoLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
     ls.schedule_run(params.text_document.uri, ls.debounce_s)
+    _tell(ls, ls.change_listeners, params.text_document.uri)
+
+
+def _tell(ls: ExoLanguageServer, listeners: list, uri: str) -> None:
+    for listener in listeners:
+        try:
+            listener(ls, uri)
+        except Exception:
+            log.exception("document listener failed")
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
@@ -416,6 +428,7 @@ def did_close(ls: ExoLanguageServer, params: lsp.DidCloseTextDocumentParams) -> 
     ls.engine.release(uri_to_path(uri))
     for target in ls._published.pop(uri, set()) | {uri}:
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=target, diagnostics=[]))
+    _tell(ls, ls.close_listeners, uri)
 
 
 @server.feature("exo/trustChanged")
@@ -443,6 +456,11 @@ async def steps(ls: ExoLanguageServer, params: Any) -> dict:
 
 @server.feature(lsp.SHUTDOWN)
 async def on_shutdown(ls: ExoLanguageServer, params: Any) -> None:
+    for hook in ls.shutdown_hooks:
+        try:
+            await hook(ls)
+        except Exception:
+            log.exception("shutdown hook failed")
     await ls.engine.shutdown()
 
 

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import msgspec
+
 from ..shared import framing as ipc
 from . import process_tree
 
@@ -63,6 +65,7 @@ class _Pending:
     future: asyncio.Future
     on_progress: Callable[..., None] | None = None
     last_line: int | None = None  # line of the script op in progress (ipc.At)
+    on_partial: Callable[[msgspec.Raw], None] | None = None  # results so far (ipc.QueryPartial)
 
 
 class WorkerClient:
@@ -166,6 +169,13 @@ class WorkerClient:
                 p = self.pending.get(msg.id)
                 if p is not None and p.on_progress:
                     p.on_progress(msg.message, msg.fraction)
+            elif isinstance(msg, ipc.QueryPartial):
+                p = self.pending.get(msg.id)
+                if p is not None and p.on_partial:
+                    try:
+                        p.on_partial(msg.result)
+                    except Exception:  # a listener's bug must not stop the reading of frames
+                        log.exception("partial result listener failed")
             elif isinstance(msg, (ipc.RunDone, ipc.QueryDone)):
                 p = self.pending.pop(msg.id, None)
                 if p is not None and not p.future.done():
@@ -233,14 +243,14 @@ class WorkerClient:
             return (self.dying.path, self.dying.line, self.dying.character)
         return crash_location(self.stderr_tail.decode(errors="replace"), self.running_path, op_line)
 
-    async def request(self, msg, timeout: float, on_progress=None) -> Any:
+    async def request(self, msg, timeout: float, on_progress=None, on_partial=None) -> Any:
         if not self.alive:
             await self.start()
         assert self._writer is not None
         self.last_used = time.monotonic()
         fut = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_retrieve)  # nobody may be left to read a failure
-        pending = self.pending[msg.id] = _Pending(fut, on_progress)
+        pending = self.pending[msg.id] = _Pending(fut, on_progress, on_partial=on_partial)
         try:
             self._writer.write(ipc.frame(msg))
             await self._writer.drain()

@@ -215,11 +215,19 @@ class RawRun:
 # Machine
 
 
+TCG_BUFFER_BYTES = 64 << 20
+
+
 class Machine:
     def __init__(self, image: ElfImage):
         self.image = image
         self.lock = threading.Lock()
         uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
+        # Unicorn reserves 1 GB of address space for translated code by default: the
+        # machines kept (MAX_MACHINES) then exceed a worker's RLIMIT_AS (memoryMb, 8 GB) and
+        # the worker dies ("Could not allocate dynamic translator buffer") after about eight
+        # distinct procs, as a schedule search simulates. Kernels are small; this is plenty.
+        uc.ctl_set_tcg_buffer_size(TCG_BUFFER_BYTES)
         self.uc = uc
         self.regions = [(s, s + n) for s, n in MEMORY_MAP.values()]
         for s, n in MEMORY_MAP.values():

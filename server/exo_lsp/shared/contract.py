@@ -284,11 +284,58 @@ class BindResult(msgspec.Struct):
     lines: list[BoundLine] = []
 
 
+# --------------------------------------------------------------------------- schedule search
+
+
+class SearchParams(_Params, tag="search.run"):
+    """A schedule search from the proc after `step` of the script `text` (in a worker of
+    its own: the handler blocks it until the search ends). Results so far come back as
+    ``QueryPartial`` frames carrying a SearchResult."""
+
+    text: str
+    step: int
+    budget: int = 60
+    seed: int = 0
+    time_limit: float | None = None
+    workers: int = 1  # evaluation processes (1: in the worker itself)
+
+
+class RankedAction(msgspec.Struct):
+    label: str
+    calls: list[str]  # the action's calls on `p`
+    cycles: int | None  # best complete schedule through it (None: none correct yet)
+    speedup: float | None
+    evaluations: int
+    schedule: list[str] = []
+    labels: list[str] = []
+
+
+class FoundSchedule(msgspec.Struct):
+    calls: list[str]
+    labels: list[str]
+    cycles: int
+    speedup: float | None
+
+
+class SearchResult(msgspec.Struct):
+    done: bool = False
+    stopped: str = ""  # budget, time, interrupted (cancelled)
+    evaluations: int = 0
+    cached: int = 0  # evaluations answered from searches of earlier versions
+    seconds: float = 0.0
+    proc: str = ""
+    start_cycles: int | None = None
+    start_speedup: float | None = None
+    actions: list[RankedAction] = []
+    schedules: list[FoundSchedule] = []
+
+
 # --------------------------------------------------------------------------- the table
 
 QueryParams = Union[
     HoverParams, InlayParams, NamesParams, ViewTextParams, ViewMapParams, ViewStatsParams,
     SimulateParams, ActionsParams, PreviewParams, CheckFixesParams, CompleteParams, SignatureParams, BindParams,
+    SearchParams,
 ]
 
 METHODS: dict[type, type] = {
@@ -305,4 +352,5 @@ METHODS: dict[type, type] = {
     CompleteParams: CompleteResult,
     SignatureParams: SignatureResult,
     BindParams: BindResult,
+    SearchParams: SearchResult,
 }

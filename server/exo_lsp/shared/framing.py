@@ -69,6 +69,13 @@ class QueryProgress(msgspec.Struct, tag="query_progress"):
     fraction: float
 
 
+class QueryPartial(msgspec.Struct, tag="query_partial"):
+    """Results so far of a long query (a search), encoded as the method's Result type."""
+
+    id: int
+    result: msgspec.Raw
+
+
 class RunDone(msgspec.Struct, tag="run_done"):
     id: int
     trace: Trace | None
@@ -92,7 +99,7 @@ class Dying(msgspec.Struct, tag="dying"):
 
 
 ToWorker = Union[RunScript, Cancel, Query, Shutdown]
-FromWorker = Union[Ready, Progress, At, QueryProgress, RunDone, QueryDone, Dying]
+FromWorker = Union[Ready, Progress, At, QueryProgress, QueryPartial, RunDone, QueryDone, Dying]
 
 _HEADER = struct.Struct("<I")
 _encoder = msgspec.msgpack.Encoder()

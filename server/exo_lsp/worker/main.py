@@ -138,6 +138,8 @@ class Worker:
     def answer(self, msg: ipc.Query, tracer) -> None:
         handler = HANDLERS[type(msg.params)]  # the contract decoded it: every type has one
         queries._progress = lambda text, frac, i=msg.id: self.send(ipc.QueryProgress(i, text, frac))
+        queries._partial = lambda r, i=msg.id: self.send(ipc.QueryPartial(i, msgspec.Raw(ipc.encode(r))))
+        queries._cancelled = lambda i=msg.id: i in self.cancelled
         try:
             result = handler(tracer, msg.path, msg.params)
             self.send(ipc.QueryDone(msg.id, msgspec.Raw(ipc.encode(result))))
@@ -147,7 +149,9 @@ class Worker:
             self.send(ipc.QueryDone(msg.id, error="the run was stopped"))
             raise
         finally:
-            queries._progress = None
+            queries._progress = queries._partial = None
+            queries._cancelled = lambda: False
+            self.cancelled.discard(msg.id)
 
     def guard_exit(self) -> None:
         """Say where the script called os._exit before the process goes."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURE_MODULES = ["views", "resolve", "quickfix", "actions", "simulate", "show", "writing"]
+FEATURE_MODULES = ["views", "resolve", "quickfix", "actions", "simulate", "show", "writing", "suggest"]
 
 
 def register_all(server) -> None:

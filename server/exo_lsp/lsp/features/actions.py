@@ -356,6 +356,10 @@ def register(server) -> None:
             return None
         start = params.range.start
         actions = await compute_actions(ls, params.text_document.uri, Position(start.line, start.character))
+        if actions and getattr(ls, "suggestions", None) is not None:
+            from .suggest import annotate
+
+            actions = annotate(ls, params.text_document.uri, actions)  # a search's estimates, best first
         return actions or None
 
     @server.dispatcher.handle(lsp.CODE_ACTION_RESOLVE)

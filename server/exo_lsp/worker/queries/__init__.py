@@ -20,16 +20,29 @@ HANDLER_MODULES = [
     "exo_lsp.worker.queries.complete",
     "exo_lsp.worker.queries.signature",
     "exo_lsp.worker.queries.bind",
+    "exo_lsp.worker.queries.search",
 ]
 
 
 _progress: Callable[[str, float], None] | None = None
+_partial: Callable[[Any], None] | None = None  # sends results so far (a Result struct)
+_cancelled: Callable[[], bool] = lambda: False  # whether the server cancelled this query
 
 
 def report_progress(message: str, fraction: float) -> None:
     """Tell the server how far a long query has got (no-op outside a query)."""
     if _progress is not None:
         _progress(message, fraction)
+
+
+def send_partial(result: Any) -> None:
+    """Send results so far of a long query (no-op outside a query)."""
+    if _partial is not None:
+        _partial(result)
+
+
+def query_cancelled() -> bool:
+    return _cancelled()
 
 
 def handles(params_type: type):
