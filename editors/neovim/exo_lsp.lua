@@ -134,6 +134,26 @@ vim.api.nvim_create_autocmd("LspAttach", {
         client.request("workspace/executeCommand", { command = command.command, arguments = command.arguments }, nil, bufnr)
       end
     end, { nargs = "?", desc = "exo-lsp: compile & simulate the proc at a step (default: the last)" })
+    -- :ExoSuggest [budget]  search for schedules from the step at the cursor; the ranked next
+    -- steps and whole schedules open as a Markdown file kept current while the search runs.
+    -- :ExoSuggestCancel stops it; insert with exo.insertSuggestion (see the file's last line).
+    local function exec(command)
+      if client.exec_cmd then -- 0.11
+        client:exec_cmd(command, { bufnr = bufnr })
+      else -- 0.10
+        client.request("workspace/executeCommand", { command = command.command, arguments = command.arguments }, nil, bufnr)
+      end
+    end
+    vim.api.nvim_buf_create_user_command(bufnr, "ExoSuggest", function(opts)
+      local arg = { uri = vim.uri_from_bufnr(bufnr), line = vim.api.nvim_win_get_cursor(0)[1] - 1 }
+      if opts.args ~= "" then
+        arg.budget = tonumber(opts.args)
+      end
+      exec({ title = "Suggest schedule", command = "exo.suggestSchedule", arguments = { arg } })
+    end, { nargs = "?", desc = "exo-lsp: suggest schedules from the step at the cursor" })
+    vim.api.nvim_buf_create_user_command(bufnr, "ExoSuggestCancel", function()
+      exec({ title = "Cancel suggestions", command = "exo.cancelSuggestions", arguments = { { uri = vim.uri_from_bufnr(bufnr) } } })
+    end, { desc = "exo-lsp: stop the search of this script" })
   end,
 })
 

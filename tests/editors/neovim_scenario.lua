@@ -282,6 +282,27 @@ step("run_lens", function()
   return out
 end)
 
+step("suggest", function()
+  -- the shipped :ExoSuggest from the script's first step: the suggestions file opens, and is
+  -- rewritten as the search goes until it says done
+  local buf = bufs.conv1d
+  vim.api.nvim_set_current_buf(buf)
+  local n_docs = #seen.show_document
+  at(buf, plan.suggest_line, 0)
+  vim.cmd("ExoSuggest " .. plan.suggest_budget)
+  wait(60000, function() return #seen.show_document > n_docs end, "window/showDocument of the suggestions file")
+  local doc = seen.show_document[n_docs + 1]
+  local out = { document = doc, current_file = vim.api.nvim_buf_get_name(0) }
+  local text = ""
+  local done = vim.wait(240000, function()
+    text = table.concat(vim.fn.readfile(doc.path), "\n")
+    return text:find("**done**", 1, true) ~= nil
+  end, 200)
+  out.done, out.final_text = done, text
+  vim.api.nvim_set_current_buf(buf)
+  return out
+end)
+
 step("simulate", function()
   -- the shipped :ExoSimulate (its result is not shown by Neovim: the report must come as a document)
   local buf = bufs.conv1d

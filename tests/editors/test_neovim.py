@@ -45,6 +45,8 @@ def plan(ws):
         "hover": probes,
         "definition": probes,
         "lens_line": ws.line_of(ws.conv1d, "for i in seq(0, 16):"),
+        "suggest_line": ws.line_of(ws.conv1d, "p = rename("),
+        "suggest_budget": 2,
         "action": {
             "line": ws.line_of(ws.noop, "dst[i, j] = src[i, j]"),
             "col": 12,
@@ -202,9 +204,13 @@ def test_inlay_hint_after_non_ascii_text_is_at_the_end_of_the_call(nvim, ws, pla
 
 
 def test_code_lenses_on_the_algorithm(nvim, ws, plan):
-    lenses = nvim.section("lenses")
+    every = nvim.section("lenses")
+    lenses = [lens for lens in every if lens["command"] == "exo.showProc"]
     rename = ws.line_of(ws.conv1d, "p = rename(")
     assert lenses and all(lens["line"] < rename for lens in lenses), "Neovim shows inlay hints: no step lenses"
+    suggest = [lens for lens in every if lens["command"] == "exo.suggestSchedule"]
+    assert suggest and suggest[0]["line"] == rename and suggest[0]["title"] == "Suggest schedule"
+    assert suggest[0]["arguments"] == [{"uri": ws.conv1d.as_uri(), "step": 0}]
     [first] = [lens for lens in lenses if lens["line"] == plan["lens_line"]]
     assert first["command"] == "exo.showProc"
     assert first["title"].startswith("scheduled by ")
@@ -235,6 +241,24 @@ def test_running_a_code_lens_opens_the_proc_as_a_read_only_file(nvim, ws, plan):
 
 
 # ----------------------------------------------------------------------------- commands, actions
+
+
+def test_suggest_opens_the_suggestions_file_kept_current(nvim, ws, plan):
+    """:ExoSuggest (exo.suggestSchedule) opens a Markdown file under the user cache folder,
+    rewritten while the search runs until it is done."""
+    got = nvim.section("suggest")
+    doc = got["document"]
+    assert doc["uri"].startswith("file:") and doc["exists"] and doc["path"].endswith(".md"), doc
+    assert doc["path"].startswith(cache_dir(ws) + os.sep) and f"{os.sep}suggestions{os.sep}" in doc["path"]
+    assert got["current_file"] == doc["path"]
+    line = plan["suggest_line"]
+    head = f"# Suggestions for {ws.conv1d.name}, after line {line + 1} (step 0, `conv1d_rvm`)"
+    assert doc["text"].startswith(head + "\n") and "**searching…**" in doc["text"]
+    assert got["done"], got["final_text"]
+    text = got["final_text"]
+    assert text.startswith(head) and f"**done** · {plan['suggest_budget']} of {plan['suggest_budget']} evaluations" in text
+    assert "## Next steps" in text and "## Best whole schedules" in text
+
 
 
 def test_compile_and_simulate_command_runs(nvim):

@@ -20,7 +20,7 @@ async def test_step_previews_become_code_lenses(client: LanguageClient):
     assert status["state"] == "ok"
     lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
     steps = [(lens.range.start.line, lens.range.start.character, lens.command.title, lens.command.arguments[0]["step"])
-             for lens in lenses if lens.range.start.line >= 17]
+             for lens in lenses if lens.range.start.line >= 17 and lens.command.command == "exo.showProc"]
     assert steps == [
         (17, 4, "→ for i in seq(0, 16)", 0),
         (18, 4, "→ for j in seq(0, 16)", 1),
@@ -31,5 +31,8 @@ async def test_step_previews_become_code_lenses(client: LanguageClient):
         (23, 4, "→ for ji in seq(0, 4) (#1 of 2)", 6),
         (24, 4, "→ 5 statements changed", 7),  # simplify
     ]
-    assert all(lens.command.command == "exo.showProc" for lens in lenses)
+    # and one "Suggest schedule" per scheduling line
+    assert {lens.command.command for lens in lenses} == {"exo.showProc", "exo.suggestSchedule"}
+    suggest = [(lens.range.start.line, lens.command.arguments[0]["step"]) for lens in lenses if lens.command.command == "exo.suggestSchedule"]
+    assert suggest == [(line, step) for line, _, _, step in steps]
     close_script(client, uri)

@@ -62,8 +62,9 @@ async def test_every_lens_command_is_a_server_command(client: LanguageClient):
     uri, status = await open_script(client, EXAMPLES / "conv1d.py")
     assert status["state"] == "ok"
     lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
-    assert lenses and {lens.command.command for lens in lenses} == {"exo.showProc"}
-    lens = lenses[0]
+    assert lenses and {lens.command.command for lens in lenses} == {"exo.showProc", "exo.suggestSchedule"}
+    assert "exo.suggestSchedule" in client.commands
+    lens = [lens for lens in lenses if lens.command.command == "exo.showProc"][0]
     shown_before = len(client.shown_documents)
     got = await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command=lens.command.command, arguments=lens.command.arguments)
