@@ -33,7 +33,10 @@ import {
   SimulateArgs,
   SimulateResponse,
   StepInfo,
+  SuggestArgs,
+  SuggestionsParams,
 } from "./protocol";
+import { SuggestionsPanel } from "./suggestions";
 import { CycleDecorations } from "./cycles";
 import { compileAndSimulate } from "./simulate";
 import { ClientState, StatusBar } from "./status";
@@ -56,6 +59,7 @@ const CLIENT_COMMANDS = [
   "exo.showC",
   "exo.diffPrevious",
   "exo.compileAndSimulate",
+  "exo.suggestSchedule",
   "exo.restartServer",
 ] as const;
 
@@ -100,6 +104,8 @@ export interface ExoApi {
   request<P, R>(type: RequestType<P, R, void>, params: RequestParam<P>): Promise<R>;
   /** Lines of a visible exo-c view that show simulated cycles. */
   cycleLines(viewUri: vscode.Uri): number;
+  /** The latest `exo/suggestions` of a script (URI string). */
+  suggestions(uri: string): SuggestionsParams | undefined;
 }
 
 class Exo implements vscode.Disposable {
@@ -117,9 +123,14 @@ class Exo implements vscode.Disposable {
   readonly status = new StatusBar();
   readonly views: ViewProvider;
   readonly cycles = new CycleDecorations();
+  readonly suggestions: SuggestionsPanel;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.views = new ViewProvider(this.request);
+    this.suggestions = new SuggestionsPanel({
+      insert: (a) => this.request(Commands.insertSuggestion.request, Commands.insertSuggestion.params(a)),
+      cancel: (uri) => this.request(Commands.cancelSuggestions.request, Commands.cancelSuggestions.params({ uri })),
+    });
   }
 
   readonly request: Requester = async <P, R>(
@@ -163,6 +174,7 @@ class Exo implements vscode.Disposable {
       request: <P, R>(type: RequestType<P, R, void>, params: RequestParam<P>) =>
         this.request(new RequestType<P, R, void>(type.method), params),
       cycleLines: (uri: vscode.Uri) => this.cycles.decoratedLines(uri),
+      suggestions: (uri: string) => this.suggestions.latest.get(uri),
     };
   }
 
@@ -245,6 +257,7 @@ class Exo implements vscode.Disposable {
       }
       this.status.update(p);
     });
+    client.onNotification(Notifications.suggestions, (p) => this.suggestions.update(p));
     client.onNotification(Notifications.viewsChanged, (p) => {
       this.views.scriptChanged(p.scriptUri);
       this.cycles.forgetScript(vscode.Uri.parse(p.scriptUri).path);
@@ -445,6 +458,7 @@ class Exo implements vscode.Disposable {
   async dispose(): Promise<void> {
     await this.stop();
     this.views.dispose();
+    this.suggestions.dispose();
     this.cycles.dispose();
     this.status.dispose();
     this.output.dispose();
@@ -597,6 +611,35 @@ export async function activate(context: vscode.ExtensionContext): Promise<ExoApi
       return response;
     } catch (e) {
       void vscode.window.showErrorMessage(`Exo: compile & simulate failed: ${errorText(e)}`);
+      return undefined;
+    }
+  });
+
+  // "Exo: Suggest Schedule" (palette: from the step at the cursor; lens: {uri, step}). The search
+  // runs in the server's own worker; results stream into the Suggestions view beside.
+  command("exo.suggestSchedule", async (arg?: { uri?: string; step?: number; line?: number }) => {
+    const editor = vscode.window.activeTextEditor;
+    const uri = arg?.uri ?? editor?.document.uri.toString();
+    if (!uri) {
+      void vscode.window.showInformationMessage("Exo: open a schedule script to suggest a schedule for it.");
+      return undefined;
+    }
+    const args: SuggestArgs = { uri, budget: vscode.workspace.getConfiguration("exo").get<number>("suggest.budget", 60) };
+    if (typeof arg?.step === "number") {
+      args.step = arg.step;
+    } else {
+      args.line = arg?.line ?? (editor && editor.document.uri.toString() === uri ? editor.selection.active.line : undefined);
+    }
+    try {
+      const got = await exo.request(Commands.suggestSchedule.request, Commands.suggestSchedule.params(args));
+      if (!got?.started) {
+        void vscode.window.showWarningMessage(`Exo: cannot suggest a schedule here: ${got?.error ?? "no answer"}`);
+        return got;
+      }
+      exo.suggestions.open(uri);
+      return got;
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Exo: suggest schedule failed: ${errorText(e)}`);
       return undefined;
     }
   });

@@ -142,6 +142,7 @@ async def test_suggest_streams_ranked_steps_and_the_schedule_inserted_runs_faste
     want = [f"# Suggested by exo-lsp search from line {RENAME_LINE + 1}: {best.cycles:,} cycles, {best.speedup:.2f}x over the algorithm.",
             f"p_searched = {calls[0]}"]
     want += ["p_searched = " + c.replace("(p,", "(p_searched,", 1) for c in calls[1:]]
+    want.append('p_searched = rename(p_searched, "prod_rvm_searched")')  # told apart from the script's proc
     assert all(c.startswith(c.split("(")[0] + "(p,") for c in calls)
     assert best.text == "\n".join(want) + "\n"
 
@@ -162,7 +163,7 @@ async def test_suggest_streams_ranked_steps_and_the_schedule_inserted_runs_faste
     assert (e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character) == (RENAME_LINE + 1, 0, RENAME_LINE + 1, 0)
     assert e.new_text == best.text
     text = apply_to(text, edit)
-    assert text.splitlines()[RENAME_LINE + 1: RENAME_LINE + 2 + len(calls)] == want
+    assert text.splitlines()[RENAME_LINE + 1: RENAME_LINE + 3 + len(calls)] == want
     status = await change_script(client, uri, text, 2)
     assert status["state"] == "ok" and status["errors"] == 0
     # the edit was below the step: the results stay, re-versioned
@@ -170,11 +171,12 @@ async def test_suggest_streams_ranked_steps_and_the_schedule_inserted_runs_faste
 
     # the inserted schedule's proc, simulated: bit-exact, the reported cycles
     steps = await client.protocol.send_request_async("exo/steps", {"uri": uri})
-    last_line = RENAME_LINE + 1 + len(calls)
+    last_line = RENAME_LINE + 2 + len(calls)
     [last] = [s for s in steps.steps if s.line == last_line and s.parent is None]
-    sim = msgspec.convert(await command(client, "exo.compileAndSimulate", {"uri": uri, "proc": "prod_rvm", "step": last.index}),
+    assert last.op == "rename" and last.ok
+    sim = msgspec.convert(await command(client, "exo.compileAndSimulate", {"uri": uri, "proc": "prod_rvm_searched"}),
                           m.SimulateResponse)
-    assert sim.error is None and sim.result.correct is True
+    assert sim.error is None and sim.result.correct is True and sim.result.proc == "prod_rvm_searched"
     assert sim.result.scheduled.cycles == best.cycles
     assert sim.result.speedup > 1
     client.apply_edit = None

@@ -101,7 +101,9 @@ class Suggestions:
         var, ins = eligible[str(step.index)]
         continued = any(s.parent is None and s.index > step.index and s.proc_in == step.proc_out for s in trace.steps)
         self.cancel(uri)
-        job = Job(uri, uri_to_path(uri), version, step.index, step.line, step.proc_name, var,
+        from .features.views import _out_name
+
+        job = Job(uri, uri_to_path(uri), version, step.index, step.line, _out_name(trace, step) or step.proc_name, var,
                   _fresh_name(text, f"{var}_searched") if continued else None, ins,
                   text.splitlines()[: ins.line], text, args)
         self.jobs[uri] = job
@@ -185,7 +187,8 @@ class Suggestions:
         ]
         schedules = [
             m.SuggestedSchedule(rank=i, labels=s.labels, calls=s.calls, cycles=s.cycles, speedup=s.speedup,
-                                text=schedule_lines(s, job.var, job.fresh_var, indent, job.line))
+                                text=schedule_lines(s, job.var, job.fresh_var, indent, job.line,
+                                                    f"{r.proc}_searched" if r.rename_in_scope and r.proc else None))
             for i, s in enumerate(r.schedules)
         ]
         return m.SuggestionsParams(

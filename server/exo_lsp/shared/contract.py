@@ -324,6 +324,7 @@ class SearchResult(msgspec.Struct):
     cached: int = 0  # evaluations answered from searches of earlier versions
     seconds: float = 0.0
     proc: str = ""
+    rename_in_scope: bool = False  # the script can call stdlib `rename` at the step
     start_cycles: int | None = None
     start_speedup: float | None = None
     actions: list[RankedAction] = []

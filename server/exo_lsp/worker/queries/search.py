@@ -84,12 +84,12 @@ class Ranking:
                 best = root
         return best
 
-    def result(self, done: bool, stopped: str, seconds: float, proc: str) -> SearchResult:
+    def result(self, done: bool, stopped: str, seconds: float, proc: str, rename: bool = False) -> SearchResult:
         ranked = sorted(self.roots.values(), key=lambda s: (s["cycles"] is None, s["cycles"] or 0, s["order"]))
         actions = [RankedAction(s["label"], s["calls"], s["cycles"], s["speedup"], s["evaluations"], s["schedule"], s["labels"])
                    for s in ranked]
         schedules = sorted(self.schedules.values(), key=lambda s: (s.cycles, len(s.calls)))[:MAX_SCHEDULES]
-        return SearchResult(done, stopped, self.evaluations, self.cached, round(seconds, 2), proc,
+        return SearchResult(done, stopped, self.evaluations, self.cached, round(seconds, 2), proc, rename,
                             self.start[0], self.start[1], actions, schedules)
 
 
@@ -157,6 +157,7 @@ def run_search(tracer, path: str, params: SearchParams) -> SearchResult:
     session = session_for(spec)  # a bad step raises: the query's error
     algo = proc_hash(session.algorithm)
     proc = str(session.start.name())  # (an Exo Identifier)
+    rename = "rename" in session.scope.namespace
     ranking = Ranking(params.budget)
     _carry_in(spec, algo, ranking)
     last = [0.0]
@@ -165,7 +166,7 @@ def run_search(tracer, path: str, params: SearchParams) -> SearchResult:
         now = time.perf_counter()
         if improved or now - last[0] >= PARTIAL_EVERY_S:
             last[0] = now
-            send_partial(ranking.result(False, "", now - t0, proc))
+            send_partial(ranking.result(False, "", now - t0, proc, rename))
 
     backend = Watched(make_backend(spec, params.workers), ranking, on_change)
     try:
@@ -173,4 +174,4 @@ def run_search(tracer, path: str, params: SearchParams) -> SearchResult:
     finally:
         backend.close()
         _carry_out(spec, algo)
-    return ranking.result(True, progress.stopped, time.perf_counter() - t0, proc)
+    return ranking.result(True, progress.stopped, time.perf_counter() - t0, proc, rename)
