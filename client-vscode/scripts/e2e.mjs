@@ -108,6 +108,8 @@ function prepare(name, run) {
     "workbench.secondarySideBar.defaultVisibility": "hidden",
     // The JSON-RPC traffic lands in artifacts/vscode/<run>/Exo.log.
     "exo.trace.server": "messages",
+    // Exo: Suggest Schedule simulates this many procs (conv1d: a few seconds each here).
+    "exo.suggest.budget": 6,
   };
   if (run.workspacePython || run.userPython) {
     user["exo.python"] = run.python;
@@ -335,6 +337,7 @@ async function runDom(name, run) {
         "Exo: Show Generated C",
         "Exo: Diff With Previous Step",
         "Exo: Compile & Simulate",
+        "Exo: Suggest Schedule",
         "Exo: Restart Server",
       ]) {
         if (!joined.includes(title)) throw new Error(`palette lacks ${title}; has:\n${joined}`);
@@ -409,6 +412,60 @@ async function runDom(name, run) {
       });
     }
 
+    if (trusted && has("suggest")) {
+      // The Suggestions webview: the outer iframe of the visible webview, then its content frame.
+      const webview = () => page.locator("iframe.webview").filter({ visible: true }).first().contentFrame().locator("iframe#active-frame").contentFrame();
+      const lines = fs.readFileSync(path.join(p.ws, "conv1d.py"), "utf8").split("\n");
+      const first = lines.findIndex((l) => l.startsWith("p = rename(")) + 1; // 1-based: the script's first step
+      let best = { cycles: 0, text: "" };
+      const suggested = await step("Exo: Suggest Schedule from the first step of conv1d ranks next steps [suggest]", async () => {
+        await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().click();
+        await gotoLine(page, first);
+        await palette(page, "Exo: Suggest Schedule");
+        await page.locator(".tabs-container .tab", { hasText: "Exo: Suggestions (conv1d.py)" }).waitFor({ timeout: 60_000 });
+        const view = webview();
+        await view.locator(".status b", { hasText: /^done$/ }).waitFor({ timeout: 600_000 });
+        const rows = await view.locator("tr.step").allInnerTexts();
+        if (!rows.length) throw new Error("no ranked next steps");
+        if (!/[\d,]+ cycles, \d+\.\d\dx\s+bit-exact/.test(rows[0])) throw new Error(`first ranked step: ${rows[0]}`);
+        const heads = await view.locator(".schedule h3").allInnerTexts();
+        const m = /^1\. ([\d,]+) cycles, (\d+\.\d\d)x over the algorithm, bit-exact$/.exec(heads[0] ?? "");
+        if (!m) throw new Error(`best schedule: ${heads[0]}`);
+        best = { cycles: Number(m[1].replace(/,/g, "")), text: await view.locator(".schedule pre").first().innerText() };
+        if (!(Number(m[2]) > 1)) throw new Error(`not faster: ${heads[0]}`);
+        await page.screenshot({ path: path.join(p.out, "suggestions.png") });
+      });
+      if (suggested) {
+        await step("Insert whole schedule: the script runs, and it simulates bit-exact and faster [suggest]", async () => {
+          await webview().getByRole("button", { name: "Insert whole schedule" }).first().click();
+          const inserted = best.text.replace(/\n$/, "").split("\n");
+          const lastLine = first + inserted.length; // 1-based: the schedule's last call
+          const want = inserted[inserted.length - 1].replace(/ /g, "\u00a0");
+          await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().waitFor({ timeout: 10_000 });
+          await gotoLine(page, lastLine);
+          await page.locator(".view-line", { hasText: want }).first().waitFor({ timeout: 30_000 });
+          await statusItem.filter({ hasText: /Exo: (ok|\d+ warnings?) · / }).waitFor({ timeout: 120_000 });
+          await page.screenshot({ path: path.join(p.out, "suggestion-inserted.png") });
+          // Compile & Simulate at the cursor: the proc of that line, conv1d_rvm_searched
+          await palette(page, "Exo: Compile & Simulate");
+          await page.locator(".tabs-container .tab", { hasText: "Exo: conv1d_rvm_searched simulation" }).waitFor({ timeout: 180_000 });
+          await sleep(1500);
+          const report = await webview().locator("body").innerText();
+          if (!/Speedup: (\d+\.\d\d)x — outputs correct \(bit-exact\)/.test(report)) {
+            throw new Error(`report:\n${report.slice(0, 1500)}`);
+          }
+          // the simulated proc exists only in the edited script: that version ran, without errors
+          const problems = await page.locator(".statusbar-item", { hasText: /^\s*\d+\s+\d+\s*$/ }).first().innerText();
+          if (!/^\s*0\s+\d+\s*$/.test(problems)) throw new Error(`errors in the problems count: ${problems}`);
+          const speed = Number(/Speedup: (\d+\.\d\d)x/.exec(report)[1]);
+          if (!(speed > 1)) throw new Error(`speedup ${speed}`);
+          const cyc = /cycles\s+([\d,]+)/.exec(report);
+          if (!cyc || Number(cyc[1].replace(/,/g, "")) !== best.cycles) throw new Error(`cycles ${cyc?.[1]} != suggested ${best.cycles}`);
+          await page.screenshot({ path: path.join(p.out, "suggestion-simulated.png") });
+        });
+      }
+    }
+
     if (trusted) {
       await step("a missing interpreter shows an error that offers Create Environment", async () => {
         // As if the user pointed exo.python at a Python that is gone.
@@ -453,6 +510,17 @@ async function palette(page, title, timeout = 40_000) {
     }
   }
   await page.keyboard.press("Enter");
+}
+
+/** Ctrl+G to a 1-based line of the active editor. */
+async function gotoLine(page, line) {
+  await page.locator(".monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+G");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`:${line}`);
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Home"); // back to the left edge after a long line
 }
 
 const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 60);

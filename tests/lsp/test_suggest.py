@@ -140,9 +140,8 @@ async def test_suggest_streams_ranked_steps_and_the_schedule_inserted_runs_faste
     # the whole schedule goes into a fresh variable: `p = simplify(p)` goes on from `p`
     calls = best.calls
     want = [f"# Suggested by exo-lsp search from line {RENAME_LINE + 1}: {best.cycles:,} cycles, {best.speedup:.2f}x over the algorithm.",
-            f"p_searched = {calls[0]}"]
-    want += ["p_searched = " + c.replace("(p,", "(p_searched,", 1) for c in calls[1:]]
-    want.append('p_searched = rename(p_searched, "prod_rvm_searched")')  # told apart from the script's proc
+            'p_searched = rename(p, "prod_rvm_searched")']  # told apart from the script's proc
+    want += ["p_searched = " + c.replace("(p,", "(p_searched,", 1) for c in calls]
     assert all(c.startswith(c.split("(")[0] + "(p,") for c in calls)
     assert best.text == "\n".join(want) + "\n"
 
@@ -173,7 +172,7 @@ async def test_suggest_streams_ranked_steps_and_the_schedule_inserted_runs_faste
     steps = await client.protocol.send_request_async("exo/steps", {"uri": uri})
     last_line = RENAME_LINE + 2 + len(calls)
     [last] = [s for s in steps.steps if s.line == last_line and s.parent is None]
-    assert last.op == "rename" and last.ok
+    assert last.op == calls[-1].split("(")[0] and last.ok and last.proc == "prod_rvm_searched"
     sim = msgspec.convert(await command(client, "exo.compileAndSimulate", {"uri": uri, "proc": "prod_rvm_searched"}),
                           m.SimulateResponse)
     assert sim.error is None and sim.result.correct is True and sim.result.proc == "prod_rvm_searched"

@@ -46,17 +46,19 @@ def step_lines(calls: list[str], var: str, indent: str) -> str:
 
 def schedule_lines(s, var: str, fresh: str | None, indent: str, line: int, rename_to: str | None = None) -> str:
     """A whole schedule from the proc in `var`: into `var` itself, or (where the script
-    goes on from `var`) into `fresh`, which starts from `var`; there the proc is renamed
-    `rename_to` (when given), so that it is told apart from the script's own."""
+    goes on from `var`) into `fresh`, which starts from `var`. There the proc is first
+    renamed `rename_to` (when given): it is told apart from the script's own proc (views,
+    Compile & Simulate at a line of it), and the name does not change the code."""
     target = fresh or var
     speed = f", {s.speedup:.2f}x over the algorithm" if s.speedup else ""
     out = [f"{indent}# Suggested by exo-lsp search from line {line + 1}: {s.cycles:,} cycles{speed}.\n"]
     src = var
+    if fresh and rename_to:
+        out.append(f'{indent}{target} = rename({src}, "{rename_to}")\n')
+        src = target
     for c in s.calls:
         out.append(f"{indent}{target} = {rename_var(c, SEARCH_VAR, src)}\n")
         src = target
-    if fresh and rename_to:
-        out.append(f'{indent}{target} = rename({target}, "{rename_to}")\n')
     return "".join(out)
 
 
