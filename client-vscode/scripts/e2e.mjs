@@ -445,7 +445,13 @@ async function runDom(name, run) {
           await gotoLine(page, lastLine);
           await page.locator(".view-line", { hasText: want }).first().waitFor({ timeout: 30_000 });
           await statusItem.filter({ hasText: /Exo: (ok|\d+ warnings?) · / }).waitFor({ timeout: 120_000 });
+          // the inserted block in view, from its first line, scrolled to the left edge
+          await gotoLine(page, first);
+          await page.locator(".monaco-editor .view-lines").first().hover();
+          await page.mouse.wheel(-5000, 0);
+          await sleep(500);
           await page.screenshot({ path: path.join(p.out, "suggestion-inserted.png") });
+          await gotoLine(page, lastLine);
           // Compile & Simulate at the cursor: the proc of that line, conv1d_rvm_searched
           await palette(page, "Exo: Compile & Simulate");
           await page.locator(".tabs-container .tab", { hasText: "Exo: conv1d_rvm_searched simulation" }).waitFor({ timeout: 180_000 });
