@@ -298,7 +298,11 @@ async def test_inlay_hints_for_every_step_of_conv1d(client, conv1d):
 
 
 async def test_code_lens_on_algorithm_statements(client, conv1d):
-    got = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=doc(conv1d)))
+    lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=doc(conv1d)))
+    got = [lens for lens in lenses if lens.command.command == "exo.showProc"]
+    # the others: "Suggest schedule", one per scheduling line, none on the algorithm
+    assert {lens.command.command for lens in lenses} == {"exo.showProc", "exo.suggestSchedule"}
+    assert all(lens.range.start.line >= 31 for lens in lenses if lens.command.command == "exo.suggestSchedule")
     by_line = {lens.range.start.line: lens for lens in got}
     assert sorted(by_line) == [18, 19, 20, 21, 23, 24]
     c = by_line[21]

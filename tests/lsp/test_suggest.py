@@ -275,6 +275,26 @@ async def test_lenses_and_action_titles(client: LanguageClient, script):
     close_script(client, uri)
 
 
+async def test_closing_the_script_stops_its_search(client: LanguageClient, script):
+    uri, _ = await open_script(client, script)
+    since = len(client.suggestions)
+    assert (await suggest(client, uri=uri, line=SIMPLIFY_LINE, budget=500)).started
+
+    async def first_result():
+        while not any(p["uri"] == uri and p["evaluations"] >= 1 for p in client.suggestions[since:]):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(first_result(), 120)
+    close_script(client, uri)
+    stopped = await final(client, uri, since)
+    assert stopped.state == "cancelled" and stopped.evaluations < 500
+    await asyncio.sleep(3)
+    assert client.suggestions[-1]["state"] == "cancelled"  # and nothing after it
+    # the script is not open any more: nothing to insert
+    got = await command(client, "exo.insertSuggestion", {"uri": uri, "what": "step", "index": 0})
+    assert got["applied"] is False and got["error"]
+
+
 async def test_bad_requests_are_answered(client: LanguageClient, script):
     uri, _ = await open_script(client, script)
     got = await suggest(client, uri=uri, line=2)  # above every step
