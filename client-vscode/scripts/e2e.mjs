@@ -348,6 +348,11 @@ async function runDom(name, run) {
 
     if (trusted && has("hover")) {
       await step("hover on a pattern string shows the matched code [hover]", async () => {
+        // The line away from the viewport's edge (the lenses above each step push it down):
+        // going to a line below it scrolls it up.
+        const script = fs.readFileSync(path.join(p.ws, "conv1d.py"), "utf8").split("\n");
+        await gotoLine(page, script.findIndex((l) => l.includes('divide_loop(p, "for i in _:_"')) + 12);
+        await page.mouse.move(5, 5);
         // The `for` inside the pattern string (semantic tokens split the string into spans;
         // Monaco renders spaces as U+00A0, hence \s).
         const line = page.locator(".view-line", { hasText: /divide_loop\(p,\s"for\si\sin\s_:_"/ }).first();
