@@ -149,3 +149,29 @@ def test_illegal_access_reports_pc_and_c_line():
     assert e.pc is not None and f"pc=0x{e.pc:08x}" in str(e)
     assert e.c_file == "kernel.c" and e.c_line == line_of(src, "/* bad store */")
     assert "0x0000001" in str(e)
+
+
+def test_machines_fit_in_a_workers_address_space_limit(tmp_path):
+    """A worker runs under RLIMIT_AS (memoryMb, 8 GB); Unicorn reserved 1 GB of translation
+    buffer per machine and the simulator keeps up to 16, so a schedule search's worker died
+    ("Could not allocate dynamic translator buffer") after about eight distinct procs. Here:
+    twelve machines under a limit of 2 GB above what the process already maps."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from exo_lsp.rvm.harness import make_harness
+    from exo_lsp.rvm.toolchain import build_elf
+
+    elf = build_elf(MAC_C, make_harness(tiles).c_text, "zig").elf_path
+    code = textwrap.dedent(f"""
+        import re, resource
+        from pathlib import Path
+        from exo_lsp.rvm.emulator import ElfImage, Machine
+        vm = int(re.search(r"VmSize:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (2 << 30), vm + (2 << 30)))
+        kept = [Machine(ElfImage(Path({str(elf)!r}))) for _ in range(12)]
+        print("ok", len(kept))
+    """)
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0 and got.stdout.strip() == "ok 12", got.stderr[-2000:]
