@@ -46,7 +46,7 @@ def plan(ws):
         "definition": probes,
         "lens_line": ws.line_of(ws.conv1d, "for i in seq(0, 16):"),
         "suggest_line": ws.line_of(ws.conv1d, "p = rename("),
-        "suggest_budget": 2,
+        "suggest_budget": 1,  # the search worker runs the script, simulates once: the scenario stays short
         "action": {
             "line": ws.line_of(ws.noop, "dst[i, j] = src[i, j]"),
             "col": 12,
