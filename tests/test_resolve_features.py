@@ -112,3 +112,15 @@ def test_first_line_of_a_multi_line_origin(tmp_path):
     assert r.first_line(loc).range == R(1, 4, 1, 20)  # the emoji counts two UTF-16 units
     one = Location(str(f), R(2, 4, 2, 23))
     assert r.first_line(one) is one
+
+
+def test_inlay_hints_skip_what_the_trace_has_not_got_yet():
+    # Mid-run the worker answers about steps and lookups newer than the last partial trace the
+    # server holds: those wait for the next trace (an IndexError answered the request before).
+    from exo_lsp.shared.contract import InlayResult
+
+    got = InlayResult(steps={0: "→ io, ii", 7: "→ later"}, lookups={1: "→ gap", 9: "→ later"}, produced={7: "x"})
+    hints = r.inlay_hints(trace(), got, R(0, 0, 10, 0))
+    assert [(h.position.line, h.position.character, h.label) for h in hints] == [(1, 51, "→ io, ii")]
+    # the lookup chain's end (index 1) lies inside step 1's range: the step's own hint says it
+    assert r.inlay_hints(trace(), got, R(2, 0, 2, 60)) == []

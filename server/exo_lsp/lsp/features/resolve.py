@@ -31,7 +31,7 @@ from typing import Any, Iterable
 from lsprotocol import types as lsp
 
 from ...shared.positions import col_len, col_to_index
-from ...shared.contract import HoverParams, InlayParams, NamesParams
+from ...shared.contract import HoverParams, InlayParams, InlayResult, NamesParams
 from ...shared.trace import Location, Position, Range, Step, Target, Trace
 from .views import in_script
 
@@ -412,6 +412,53 @@ class Resolver:
         return {h: self.names.get((*epoch, h), {}) for h in handles}
 
 
+def inlay_hints(trace: Trace, got: InlayResult, want: Range) -> list[lsp.InlayHint]:
+    """Hints of a worker's answer inside ``want``. The answer may name steps and lookups the
+    trace has not got yet: mid-run, the worker is ahead of the last partial trace published."""
+    out = []
+    for i, label in got.steps.items():
+        if i >= len(trace.steps):
+            continue
+        s = trace.steps[i]
+        out.append((s.range.end, label, s))
+    step_ranges = [s.range for s in trace.steps if s.parent is None]
+    lk_ranges = [lk.range for lk in trace.lookups]
+    for i, label in got.lookups.items():
+        if i >= len(trace.lookups):
+            continue
+        lk = trace.lookups[i]
+        if any(_contains(r, lk.range) for r in step_ranges):
+            continue  # the step's own hint says it
+        if any(r != lk.range and _contains(r, lk.range) for r in lk_ranges):
+            continue  # only the end of a chain: p.find(...).after()
+        out.append((lk.range.end, label, None))
+    hints = []
+    seen = set()
+    for pos, label, s in sorted(out, key=lambda x: (x[0].line, x[0].character)):
+        if not want.contains(pos) or (pos, label) in seen:
+            continue
+        seen.add((pos, label))
+        tooltip = None
+        if s is not None and not s.ok and s.error:
+            tooltip = s.error
+        elif s is not None and (s.targets or s.index in got.produced):
+            # what it selected, then what it produced (created nodes and the diff)
+            parts = ["selected: " + "; ".join(t.text for t in s.targets[:4])] if s.targets else []
+            if s.index in got.produced:
+                parts.append(got.produced[s.index])
+            tooltip = "\n\n".join(parts)
+        hints.append(
+            lsp.InlayHint(
+                position=lsp.Position(line=pos.line, character=pos.character),
+                label=label,
+                kind=lsp.InlayHintKind.Type,
+                padding_left=True,
+                tooltip=tooltip,
+            )
+        )
+    return hints
+
+
 def register(server) -> None:
     resolver: Resolver | None = None
 
@@ -531,45 +578,7 @@ def register(server) -> None:
         got = await get().query(trace, InlayParams(version=trace.version))
         if got is None:
             return None
-        want = _lsp_range_to_range(params.range)
-        out = []
-        for i, label in got.steps.items():
-            s = trace.steps[i]
-            out.append((s.range.end, label, s))
-        step_ranges = [s.range for s in trace.steps if s.parent is None]
-        lk_ranges = [lk.range for lk in trace.lookups]
-        for i, label in got.lookups.items():
-            lk = trace.lookups[i]
-            if any(_contains(r, lk.range) for r in step_ranges):
-                continue  # the step's own hint says it
-            if any(r != lk.range and _contains(r, lk.range) for r in lk_ranges):
-                continue  # only the end of a chain: p.find(...).after()
-            out.append((lk.range.end, label, None))
-        hints = []
-        seen = set()
-        for pos, label, s in sorted(out, key=lambda x: (x[0].line, x[0].character)):
-            if not want.contains(pos) or (pos, label) in seen:
-                continue
-            seen.add((pos, label))
-            tooltip = None
-            if s is not None and not s.ok and s.error:
-                tooltip = s.error
-            elif s is not None and (s.targets or s.index in got.produced):
-                # what it selected, then what it produced (created nodes and the diff)
-                parts = ["selected: " + "; ".join(t.text for t in s.targets[:4])] if s.targets else []
-                if s.index in got.produced:
-                    parts.append(got.produced[s.index])
-                tooltip = "\n\n".join(parts)
-            hints.append(
-                lsp.InlayHint(
-                    position=lsp.Position(line=pos.line, character=pos.character),
-                    label=label,
-                    kind=lsp.InlayHintKind.Type,
-                    padding_left=True,
-                    tooltip=tooltip,
-                )
-            )
-        return hints
+        return inlay_hints(trace, got, _lsp_range_to_range(params.range))
 
     @server.dispatcher.handle(lsp.TEXT_DOCUMENT_CODE_LENS)
     async def on_code_lens(ls, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:
