@@ -11,6 +11,8 @@ script's text, so an edit does not throw them away.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import time
 
 from . import handles, query_cancelled, send_partial
@@ -137,6 +139,27 @@ def _carry_in(spec, algo: str, ranking: Ranking) -> None:
             del table[key]
 
 
+def context_hash(session, algorithm: str) -> str:
+    """What a carried proc's cycles depend on besides the proc: the algorithm it is checked
+    against, and the instructions and memories in scope (a scheduled proc names an @instr by
+    name only, so an edited instruction or memory must not reuse the old cycles)."""
+    from ..exo import printing, procs
+
+    h = hashlib.sha1(algorithm.encode())
+    for name, instr in sorted(session.scope.instrs, key=lambda x: x[0]):
+        h.update(f"\0instr {name}\0{procs.instr_template(instr)}\0".encode())
+        h.update(printing.proc_text_fast(instr).encode())
+    for mem, name in sorted(session.scope.memories.items(), key=lambda x: x[1]):
+        h.update(f"\0memory {name}\0".encode())
+        for attr, value in sorted(vars(mem).items()):
+            code = getattr(getattr(value, "__func__", value), "__code__", None)
+            if code is not None:
+                h.update(attr.encode() + marshal.dumps(code))
+            elif isinstance(value, (str, int, float, bool, type(None))):
+                h.update(f"{attr}={value!r}".encode())  # (reprs of other objects hold addresses)
+    return h.hexdigest()[:16]
+
+
 def _carry_out(spec, algo: str) -> None:
     from ..search import rollout
 
@@ -155,7 +178,7 @@ def run_search(tracer, path: str, params: SearchParams) -> SearchResult:
     t0 = time.perf_counter()
     spec = Spec(path, params.text, None, params.step)
     session = session_for(spec)  # a bad step raises: the query's error
-    algo = proc_hash(session.algorithm)
+    algo = context_hash(session, proc_hash(session.algorithm))
     proc = str(session.start.name())  # (an Exo Identifier)
     rename = "rename" in session.scope.namespace
     ranking = Ranking(params.budget)
