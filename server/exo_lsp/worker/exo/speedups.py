@@ -310,9 +310,10 @@ def uninstall_str_memo() -> None:
 # LoopIR's node classes (and the effect analyses' ones) are asdl_adt ADTs, which derive
 # from ABC: every isinstance or issubclass that is not an exact class match (Exo's
 # if/elif chains over node kinds, asdl's validation of every field of every new node)
-# goes through ABCMeta's checks of virtual subclasses and their caches, about a fifth of
-# gemmini matmul's run. No one registers virtual subclasses of these classes nor hooks
-# their subclass checks, so the plain type checks give the same answers, faster.
+# goes through ABCMeta's checks of virtual subclasses and their caches: 26 million calls
+# in gemmini matmul's run; the plain checks take about 7 % off it. No one registers
+# virtual subclasses of these classes nor hooks their subclass checks, so the plain type
+# checks give the same answers.
 
 
 class _PlainChecksMeta(abc.ABCMeta):
