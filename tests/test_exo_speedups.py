@@ -186,3 +186,35 @@ def _attribute_uses(cls, attr: str) -> list[str]:
         ):
             out.append(node.attr)
     return out
+
+
+def test_ir_classes_are_checked_as_plain_types_only_while_installed(exo_as_it_comes):
+    import abc
+
+    from exo.core.LoopIR import T, LoopIR
+    from exo.core.prelude import SrcInfo
+    from exo.rewrite import new_eff
+
+    here = SrcInfo("x.py", 1)
+    nodes = [LoopIR.Const(1.0, T.f32, here), LoopIR.Pass(here), new_eff.LS.Empty()]
+    classes = [LoopIR.expr, LoopIR.stmt, LoopIR.Const, LoopIR.Read, LoopIR.Pass, LoopIR.type, new_eff.LS.locset, int]
+
+    def answers():
+        return [isinstance(n, c) for n in nodes for c in classes] + [
+            issubclass(a, b) for a in classes for b in classes
+        ]
+
+    as_it_comes = answers()
+    assert type(LoopIR.Read) is abc.ABCMeta
+    speedups.install_speedups()
+    assert type(LoopIR.Read) is type(new_eff.LS.Empty) is speedups._PlainChecksMeta
+    calls = []
+    real_check = abc.ABCMeta.__instancecheck__
+    abc.ABCMeta.__instancecheck__ = lambda cls, obj: calls.append(cls) or real_check(cls, obj)
+    try:
+        assert answers() == as_it_comes and as_it_comes.count(True) == 5 + 11
+    finally:
+        abc.ABCMeta.__instancecheck__ = real_check
+    assert calls == []  # not one went through ABCMeta's checks
+    speedups.uninstall_speedups()
+    assert type(LoopIR.Read) is abc.ABCMeta and answers() == as_it_comes

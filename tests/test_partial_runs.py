@@ -162,3 +162,46 @@ def test_steps_inside_a_long_helper_call_stream_too(tmp_path):
         assert any(any(s.parent is not None for s in t.steps) for t in partials)
 
     asyncio.run(main())
+
+
+def test_partial_frames_carry_only_the_new_steps_and_merge_into_the_trace(tmp_path, monkeypatch):
+    # every step sends a frame here; a frame after the first carries the steps new since
+    # the one before (and fresh copies of a helper step still collecting children), and
+    # the frames merged give the finished run's steps and lookups
+    from exo_lsp.shared import framing as ipc
+    from exo_lsp.shared.trace import merge_partial
+    from exo_lsp.worker import progress
+
+    monkeypatch.setattr(progress, "SEND_EVERY_S", 0.0)
+    (tmp_path / "twice.py").write_text(
+        "from exo.stdlib.scheduling import simplify\n\n\ndef twice(p):\n    p = simplify(p)\n    return simplify(p)\n"
+    )
+    path = tmp_path / "frames.py"
+    text = HEAD + 'from twice import twice\n\nc = p.find_loop("ii")\np = twice(p)\np = simplify(p)\nc = p.find_loop("ioi")\np = twice(p)\n'
+    path.write_text(text)
+
+    class Frames:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, msg):
+            self.sent.append(ipc.decode_from_worker(ipc.frame(msg)[4:]))  # as the server reads it
+
+        def take_queries(self):
+            return []
+
+    worker, t = Frames(), Tracer()
+    reporter = progress.RunReporter(worker, t, ipc.RunScript(1, str(path), text, 1, True, "utf-16", 60), lambda q: None)
+    reporter.last_sent = 0.0  # (the first frame is due at once too)
+    trace = t.run(str(path), text, 1, on_progress=reporter.step_done, on_inner_step=reporter.inner_step_done).trace
+    frames = [m.trace for m in worker.sent if m.trace is not None]
+    assert len(frames) == 7  # one per op: 3 written in the script, 4 inside the helpers
+    assert frames[0].steps_from == 0 and all(f.steps_from > 0 for f in frames[2:])
+    assert max(len(f.steps) for f in frames[1:]) <= 2  # a new step, and its helper's step
+    merged = None
+    for f in frames:
+        merged = merge_partial(merged, f)
+    assert merged.steps == trace.steps and merged.lookups == trace.lookups and len(trace.lookups) == 2
+    assert [s.op for s in merged.steps] == ["divide_loop", "divide_loop", "twice", "simplify", "simplify", "simplify",
+                                            "twice", "simplify", "simplify"]
+    assert merged.steps[2].children == [3, 4] and merged.steps[6].children == [7, 8]

@@ -24,7 +24,7 @@ import msgspec
 from ..shared import framing as ipc
 from ..shared.contract import METHODS, QueryParams
 from ..shared.positions import col_len, index_to_col
-from ..shared.trace import Position, Problem, Range, Trace, norm_path
+from ..shared.trace import Position, Problem, Range, Trace, merge_partial, norm_path
 from . import worker_client
 from .worker_client import Settings, WorkerClient, WorkerGone
 from .workers import WorkerPool
@@ -107,9 +107,16 @@ class Engine:
         partial: list[Trace] = []
 
         def progress(msg: ipc.Progress) -> None:
-            if msg.trace is not None and not run.cancelled:
+            if msg.trace is not None:
+                # the frame carries only the steps new since the previous one
+                try:
+                    msg = msgspec.structs.replace(msg, trace=merge_partial(partial[0] if partial else None, msg.trace))
+                except ValueError:  # (never: frames arrive in order) show nothing rather than a wrong trace
+                    log.exception("partial trace out of order")
+                    return
                 partial[:] = [msg.trace]
-                self.traces[path] = msg.trace
+                if not run.cancelled:
+                    self.traces[path] = msg.trace
             if on_progress is not None:
                 on_progress(msg)
 

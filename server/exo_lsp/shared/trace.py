@@ -145,9 +145,44 @@ class Trace(msgspec.Struct):
     crashed: bool = False  # the worker died or was killed during the run
     lookups: list[Lookup] = []  # cursor lookups written in the script (see Lookup)
     partial: bool = False  # the steps so far of a run still going (no problems, procs yet)
+    # A partial trace may carry only what is new since the previous one of the same run
+    # (see merge_partial): its steps from `steps_from` on, preceded by fresh copies of
+    # their ancestors (a helper's step still collecting children), and its lookups from
+    # `lookups_from` on. Sending all 15000 steps of a long run every second made the
+    # server spend more time decoding them than the worker spent on the script.
+    steps_from: int = 0
+    lookups_from: int = 0
 
     def top_level_steps(self) -> list[Step]:
         return [s for s in self.steps if s.parent is None]
+
+
+def merge_partial(prev: Trace | None, chunk: Trace) -> Trace:
+    """The steps so far of a run: `prev` (the merged partial trace before) with `chunk`
+    (the next Progress frame's trace, maybe only its new steps) applied."""
+    if not chunk.steps_from and not chunk.lookups_from:
+        return chunk
+    if prev is None or len(prev.steps) < chunk.steps_from or len(prev.lookups) < chunk.lookups_from:
+        raise ValueError("a partial trace continues one that was not received")
+    steps = prev.steps[: chunk.steps_from]
+    for s in chunk.steps:
+        if s.index < len(steps):
+            steps[s.index] = s  # an ancestor, updated
+        else:
+            steps.append(s)
+    link_children(steps)
+    lookups = prev.lookups[: chunk.lookups_from] + chunk.lookups
+    return msgspec.structs.replace(chunk, steps=steps, lookups=lookups, steps_from=0, lookups_from=0)
+
+
+def link_children(steps: list[Step]) -> None:
+    """Fill each step's `children` from the others' `parent`."""
+    by_parent: dict[int, list[int]] = {}
+    for s in steps:
+        if s.parent is not None:
+            by_parent.setdefault(s.parent, []).append(s.index)
+    for s in steps:
+        s.children = by_parent.get(s.index, [])
 
 
 def norm_path(path: str) -> str:

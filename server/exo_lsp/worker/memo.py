@@ -84,6 +84,11 @@ def value_key(value: Any, pins: list) -> Any:
         # `from exo.frontend.syntax import *` binds n, x, R, ... to markers that carry
         # nothing but their name and bound
         return ("typevar", value.__name__, repr(value.__bound__), repr(value.__constraints__))
+    formatted = procs.formatted_expr(value)
+    if formatted is not None:  # its holes are nodes of an immutable proc: the same objects on a re-run
+        text, nodes = formatted
+        pins.extend(nodes)
+        return ("formatted", text, tuple(map(id, nodes)))
     if procs.is_extern(value):
         return _extern_key(value, pins)
     if procs.is_config(value):

@@ -31,6 +31,8 @@ class RunReporter:
         self.t0 = time.perf_counter()
         self.last_sent = self.t0 - SEND_EVERY_S + 0.2  # the first steps go out quickly
         self.done = 0
+        self.steps_sent = 0  # the server has the steps before this index, and these lookups
+        self.lookups_sent = 0
         prev = tracer.runs.get(msg.path)
         self.expected = len(prev.trace.top_level_steps()) if prev is not None else 0
 
@@ -50,12 +52,17 @@ class RunReporter:
         run = self.tracer.current
         if run is None:
             return
-        state = run.partial_state()
-        self.worker.send(ipc.Progress(self.msg.id, line, state.trace, self.done, self.expected))
+        # only what the server does not have yet (Trace.steps_from): a long run's frames
+        # stay small instead of growing with every step
+        new = run.partial_state(self.steps_sent, self.lookups_sent).trace
+        self.worker.send(ipc.Progress(self.msg.id, line, new, self.done, self.expected))
+        if new.steps:
+            self.steps_sent = max(self.steps_sent, new.steps[-1].index + 1)
+        self.lookups_sent += len(new.lookups)
         self.last_sent = time.perf_counter()
-        self._answer_waiting_queries(state)
+        self._answer_waiting_queries(run)
 
-    def _answer_waiting_queries(self, state) -> None:
+    def _answer_waiting_queries(self, run) -> None:
         """Queries that arrived during the run, answered from the steps so far (the server
         sends them without waiting for the run when it has a partial trace to show)."""
         from .exo import hooks
@@ -63,6 +70,7 @@ class RunReporter:
         waiting = self.worker.take_queries()
         if not waiting:
             return
+        state = run.partial_state()
         path = self.msg.path
         saved_run = self.tracer.runs.get(path)
         self.tracer.runs[path] = state

@@ -31,6 +31,7 @@ from . import callsites, memo, nested, run_keys
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
+from ..shared.trace import link_children as _link_children
 
 
 class RunCancelled(BaseException):
@@ -494,14 +495,27 @@ class _ScriptRun:
             # take long, the steps inside it can be shown meanwhile
             self.on_inner_step(step.line)
 
-    def partial_state(self) -> RunState:
-        """The trace so far: every step finished (the open calls' steps are not yet)."""
+    def partial_state(self, steps_from: int = 0, lookups_from: int = 0) -> RunState:
+        """The trace so far: every step finished (the open calls' steps are not yet). With
+        `steps_from`/`lookups_from`, only what a receiver that has the earlier ones lacks
+        (Trace.steps_from): the steps from there on, after copies of their ancestors before
+        it (a helper's step changes as its children end)."""
         upto = self.open[0].step.index if self.open else len(self.steps)
-        steps = [msgspec.structs.replace(s) for s in self.steps[:upto]]
-        _link_children(steps)
+        steps_from = min(steps_from, upto)
+        ancestors: set[int] = set()
+        for s in self.steps[steps_from:upto]:
+            p = s.parent
+            while p is not None and p < steps_from and p not in ancestors:
+                ancestors.add(p)
+                p = self.steps[p].parent
+        chosen = [self.steps[i] for i in sorted(ancestors)] + self.steps[steps_from:upto]
+        steps = [msgspec.structs.replace(s) for s in chosen]
+        if not steps_from:
+            _link_children(steps)
         trace = Trace(
             path=self.path, version=self.version, ok=False, steps=steps, procs=[], memories=[], problems=[],
-            output="", ms=0.0, cached_steps=self.cached_steps, lookups=list(self.lookups), partial=True,
+            output="", ms=0.0, cached_steps=self.cached_steps, lookups=self.lookups[lookups_from:], partial=True,
+            steps_from=steps_from, lookups_from=lookups_from,
         )
         return RunState(trace, self.runtime, {}, self.namespace, self.algorithms, self.lookup_values)
 
@@ -699,15 +713,6 @@ class _ScriptRun:
             if procs.is_memory_class(v):
                 out.append(MemoryDef(name, v.__qualname__, v.__module__))
         return sorted(out, key=lambda m: m.name)
-
-
-def _link_children(steps: list[Step]) -> None:
-    by_parent: dict[int, list[int]] = {}
-    for s in steps:
-        if s.parent is not None:
-            by_parent.setdefault(s.parent, []).append(s.index)
-    for s in steps:
-        s.children = by_parent.get(s.index, [])
 
 
 def _moved_target(t: Target, path: str, moves: dict[int, int]) -> Target:

@@ -123,6 +123,16 @@ def is_extern(obj: Any) -> bool:
     return isinstance(obj, Extern)
 
 
+def formatted_expr(obj: Any) -> tuple[str, tuple] | None:
+    """(the text, the LoopIR nodes filling its holes) of a ``FormattedExprStr`` (what
+    stdlib's halide helpers pass to ``cut_loop``), or None for anything else."""
+    from exo.API_scheduling import FormattedExprStr
+
+    if not isinstance(obj, FormattedExprStr):
+        return None
+    return obj._expr_str, tuple(obj._expr_holes)
+
+
 def is_config(obj: Any) -> bool:
     from exo.core.configs import Config
 
