@@ -27,7 +27,7 @@ from typing import Any, Callable
 import msgspec
 
 from .exo import check_version, cursors, exprargs, hooks, ops, patterns, printing, procs, speedups
-from . import callsites, memo, nested, run_keys
+from . import callsites, lookup_memo, memo, nested, run_keys
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -128,6 +128,7 @@ class Tracer:
         speedups.install_speedups()
         self.ops = memo.MemoTable()
         self.procs = memo.MemoTable()
+        self.lookup_table = memo.MemoTable()  # cursor lookups (lookup_memo.py)
         self.registry = ProcRegistry()
         self.runs: dict[str, RunState] = {}
         self.texts: dict[str, str] = {}  # path -> the text the memoised source positions are in
@@ -151,12 +152,13 @@ class Tracer:
     ) -> RunState:
         hooks.install_hooks()  # idempotent; something may have taken them off since
         speedups.forget_analyses()  # their procs are the last run's
+        tables = (self.ops, self.procs, self.lookup_table)
         if not use_memo:
-            self.ops.clear()
-            self.procs.clear()
+            for table in tables:
+                table.clear()
         self._follow_moved_lines(norm_path(path), source)
-        self.ops.start_run()
-        self.procs.start_run()
+        for table in tables:
+            table.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
         run.on_op_start = on_op_start
         run.on_inner_step = on_inner_step
@@ -189,16 +191,18 @@ class Tracer:
             # memoised from this script is reused (the run is a cold one)
             self.ops.clear()
             self.procs.clear()
+            self.lookup_table.clear()
             return
         if not moves or not hooks.move_source_lines(self.srcinfos.get(path, ()), moves):
             return
+        move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
+        lookup_memo.follow_moves(self.lookup_table, move)
         for key, e in list(self.ops.entries.items()):
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
                 targets, changed, children, resolved = e.extra
                 # (origins name files as _origin does)
-                move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
                 nested.move_targets(children, move)
                 e.extra = ([move(t) for t in targets], changed, children, resolved)
 
@@ -241,6 +245,7 @@ class _ScriptRun:
         self.unmemoised: list[tuple[Range, str]] = []  # where, and why, a re-run cannot reuse
         self.executing = False  # inside the script's exec: where a time limit may stop it
         self.namespace: dict[str, Any] = {}
+        self.lookup_memo = lookup_memo.RunLookups(self, tracer.lookup_table)  # the hooks ask it
 
     # ------------------------------------------------------------ running
 
@@ -505,10 +510,10 @@ class _ScriptRun:
         )
         return RunState(trace, self.runtime, {}, self.namespace, self.algorithms, self.lookup_values)
 
-    def lookup_done(self, method, receiver, args, kwargs, frame, result, exc) -> None:
+    def lookup_done(self, method, receiver, args, kwargs, frame, result, exc, memo_entry=None) -> None:
         from .lookups import record_lookup
 
-        record_lookup(self, method, receiver, args, kwargs, frame, result, exc)
+        record_lookup(self, method, receiver, args, kwargs, frame, result, exc, memo_entry)
 
     def define_proc(self, f, instr, frame, build):
         if self.cancelled():
