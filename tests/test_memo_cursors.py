@@ -161,3 +161,28 @@ found = k.find("relu(_)")
     third = tracer.run(str(script), text, 3)
     assert third.namespace["found"] is first.namespace["found"]  # the first answer, from the memo
     assert tracer.lookup_table.misses == 0
+
+
+def test_a_list_of_cursors_the_script_changes_is_not_the_memos(tracer, tmp_path):
+    script = tmp_path / "many.py"
+    text = """from __future__ import annotations
+from exo import proc
+from exo.stdlib.scheduling import *
+
+
+@proc
+def k(x: f32[4], y: f32[4]):
+    for i in seq(0, 4):
+        x[i] = 0.0
+    for i in seq(0, 4):
+        y[i] = 0.0
+
+
+loops = k.find_loop("i", many=True)
+first = loops.pop(0)
+n_left = len(loops)
+"""
+    for version in (1, 2, 3):
+        state = tracer.run(str(script), text, version)
+        assert state.trace.ok and state.namespace["n_left"] == 1, version
+    assert tracer.lookup_table.hits == 1 and tracer.lookup_table.misses == 0  # find_loop, from the memo

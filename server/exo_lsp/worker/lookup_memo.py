@@ -87,7 +87,18 @@ class RunLookups:
     def put(self, key: tuple, pins: tuple, result, exc: BaseException | None) -> None:
         if exc is not None and not isinstance(exc, Exception):
             return  # the run was stopped or cancelled inside it: not the lookup's answer
-        self.table.put(key, exc if exc is not None else result, None, pins)
+        # a list (find(..., many=True)) is the script's to change: the memo keeps its own
+        self.table.put(key, exc if exc is not None else _own(result), None, pins)
+
+    @staticmethod
+    def answer(entry: memo.Entry):
+        """The value a hit gives the script: a copy of a list, the cursor itself otherwise
+        (cursors are immutable)."""
+        return _own(entry.value)
+
+
+def _own(value):
+    return list(value) if isinstance(value, list) else value
 
 
 def follow_moves(table: memo.MemoTable, move) -> None:

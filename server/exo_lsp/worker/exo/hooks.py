@@ -384,7 +384,7 @@ def _lookup_wrapper(name: str, orig):
             report = obs is not None and frame.f_code.co_filename == getattr(obs, "path", None)
             entry = memo.get(found[0]) if found is not None else None
             if entry is not None:
-                return _answer(name, self, (pattern,), {"many": many}, frame, entry, report)
+                return _answer(name, self, (pattern,), {"many": many}, frame, entry, report, memo)
             try:
                 result = orig(self, pattern, many, call_depth + 1)
             except BaseException as exc:
@@ -412,7 +412,7 @@ def _lookup_wrapper(name: str, orig):
         report = frame.f_code.co_filename == getattr(obs, "path", None)
         entry = memo.get(found[0]) if found is not None else None
         if entry is not None:
-            return _answer(name, self, args, kwargs, frame, entry, report)
+            return _answer(name, self, args, kwargs, frame, entry, report, memo)
         try:
             result = orig(self, *args, **kwargs)
         except BaseException as exc:
@@ -438,9 +438,9 @@ def _frame_up(depth):
         return None
 
 
-def _answer(name, receiver, args, kwargs, frame, entry, report):
+def _answer(name, receiver, args, kwargs, frame, entry, report, memo):
     """A memo hit: the last run's answer (a cursor, or the error it raised)."""
-    value = entry.value
+    value = memo.answer(entry)
     exc = value if isinstance(value, BaseException) else None
     if report:
         _report_lookup(name, receiver, args, kwargs, frame, None if exc else value, exc, entry)
