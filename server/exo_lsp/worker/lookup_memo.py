@@ -69,7 +69,7 @@ class RunLookups:
                 if names is None or eval_frame is None:
                     return None
                 env = tuple((n, self._name_key(n, eval_frame, pins)) for n in names)
-        except memo.Unkeyable:
+        except Exception:  # Unkeyable, or a value of the script's that fails to describe itself
             return None
         return ("lookup", name, rkey, parts, named, env), tuple(pins)
 
