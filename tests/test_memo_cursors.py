@@ -186,3 +186,16 @@ n_left = len(loops)
         state = tracer.run(str(script), text, version)
         assert state.trace.ok and state.namespace["n_left"] == 1, version
     assert tracer.lookup_table.hits == 1 and tracer.lookup_table.misses == 0  # find_loop, from the memo
+
+
+def test_lines_moved_above_move_the_lookups_kept_targets(tracer):
+    # a line added above everything moves every proc: steps and lookups are reused, and
+    # what the lookups show (their targets' origins) is on the new lines, as a cold run's
+    text = HELPERS.read_text()
+    tracer.run(str(HELPERS), text, 1)
+    moved = "# a line added at the top\n" + text
+    state = tracer.run(str(HELPERS), moved, 2)
+    # (the failed ops run again: their messages name lines)
+    assert state.trace.ok and all(s.cached == s.ok for s in state.trace.steps)
+    assert tracer.ops.misses == 3 and tracer.lookup_table.misses < len(state.trace.lookups) // 4
+    _same_as_cold(tracer, HELPERS, moved, state)
