@@ -56,7 +56,10 @@ def test_the_helper_schedule_exercises_cursor_lookups(tracer):
     ops = [s.op for s in state.trace.steps]
     assert ops.count("fission") == 7 and {"fuse", "expand_dim", "lift_alloc", "unroll_loop"} <= set(ops)
     # the helpers' loops end on a failed op (their `except: break`)
-    assert [s.op for s in state.trace.steps if not s.ok] == ["fission", "fission", "reorder_stmts"]
+    assert [s.op for s in state.trace.steps if not s.ok] == ["fission", "reorder_stmts", "fission", "reorder_stmts"]
+    # lift_to_top(p, init): `init` is first in its block, `expand(1, 0)` has one statement
+    [arg_failure] = [i for i, rt in state.runtime.items() if rt.failed_param is not None]
+    assert state.trace.steps[arg_failure].op == "reorder_stmts"
 
 
 def test_an_unchanged_text_reruns_no_op_and_no_lookup(tracer, monkeypatch):
@@ -67,6 +70,8 @@ def test_an_unchanged_text_reruns_no_op_and_no_lookup(tracer, monkeypatch):
     assert calls == []  # not one pattern matched again
     assert all(s.cached for s in again.trace.steps) and again.trace.cached_steps == len(cold.trace.steps)
     assert tracer.ops.misses == 0 and tracer.procs.misses == 0 and tracer.lookup_table.misses == 0
+    # an op whose argument failed to resolve is memoised too, with the argument it names
+    assert [rt.failed_param for rt in again.runtime.values() if rt.failed_param] == ["block_cursor"]
     assert tracer.lookup_table.hits >= len(again.trace.lookups) == len(cold.trace.lookups)
     _same_as_cold(tracer, HELPERS, text, again)
 
@@ -197,5 +202,32 @@ def test_lines_moved_above_move_the_lookups_kept_targets(tracer):
     state = tracer.run(str(HELPERS), moved, 2)
     # (the failed ops run again: their messages name lines)
     assert state.trace.ok and all(s.cached == s.ok for s in state.trace.steps)
-    assert tracer.ops.misses == 3 and tracer.lookup_table.misses < len(state.trace.lookups) // 4
+    assert tracer.ops.misses == 4 and tracer.lookup_table.misses < len(state.trace.lookups) // 4
     _same_as_cold(tracer, HELPERS, moved, state)
+
+
+def test_an_argument_that_failed_is_reported_on_it_from_the_memo(tracer, tmp_path):
+    # memoised with the argument it failed on: the error stays on that argument
+    script = tmp_path / "arg_fails.py"
+    text = """from __future__ import annotations
+from exo import proc
+from exo.stdlib.scheduling import *
+
+
+@proc
+def k(x: f32[4]):
+    for i in seq(0, 4):
+        x[i] = 0.0
+
+
+c = k.find("x[_] = _")
+p = reorder_stmts(k, c.expand(1, 0))
+"""
+    first = tracer.run(str(script), text, 1)
+    again = tracer.run(str(script), text, 2)
+    assert tracer.ops.misses == 0 and again.trace.steps[-1].cached
+    for state in (first, again):
+        [problem] = state.trace.problems
+        assert "expected a block of size 2" in problem.message
+        r = problem.range
+        assert (r.start.line, r.start.character, r.end.line, r.end.character) == (12, 21, 12, 35)

@@ -106,6 +106,7 @@ def schedule(p):
 
     p = split(p, cols, 4)
     p = split_off_first(p, init)
+    p = lift_to_top(p, init)
     p = grow_alloc(p, tmp, TAPS * 4)
     p = split_off_first(p, load)
     p = fuse_with_next(p, p.find_loop("i"))

@@ -201,10 +201,10 @@ class Tracer:
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
-                targets, changed, children, resolved = e.extra
+                targets, changed, children, *rest = e.extra
                 # (origins name files as _origin does)
                 nested.move_targets(children, move)
-                e.extra = ([move(t) for t in targets], changed, children, resolved)
+                e.extra = ([move(t) for t in targets], changed, children, *rest)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -436,7 +436,7 @@ class _ScriptRun:
             call.looked_up = True
             entry = self.t.ops.get(call.key)
             if entry is not None:
-                call.rt.resolved = entry.extra[3]
+                call.rt.resolved, call.rt.failed_param = entry.extra[3:5]
                 call.entry = entry
                 call.step.cached = True
                 return True, entry.value
@@ -465,7 +465,7 @@ class _ScriptRun:
             return
         children: list[nested.Child] = []
         if call.entry is not None:
-            targets, changed, replayed, _ = call.entry.extra
+            targets, changed, replayed = call.entry.extra[:3]
             nested.replay(self, step, replayed, StepRuntime)
         else:
             children = nested.capture(self, step) if call.key is not None else []
@@ -476,8 +476,10 @@ class _ScriptRun:
             step.ok = False
             rt.exception = exc
             step.error = patterns.clean_message(str(exc), step.op) or type(exc).__name__
-            if call.entry is None and call.key is not None and rt.failed_param is None:
-                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved), call.pins)
+            if call.entry is None and call.key is not None:
+                # an argument that failed to resolve fails the same way on the same raw
+                # arguments (a helper's `try: reorder_stmts(p, c.expand(1, 0))` loop end)
+                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved, rt.failed_param), call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -488,7 +490,7 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved), call.pins)
+                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved, None), call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)
