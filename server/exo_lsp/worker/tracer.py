@@ -362,7 +362,7 @@ class _ScriptRun:
     def _call_site(self, frame) -> _CallSite:
         positions = None
         try:
-            positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+            positions = _code_positions(frame.f_code)[frame.f_lasti // 2]
         except (IndexError, AttributeError):
             pass
         if positions and None not in positions:
@@ -727,6 +727,13 @@ def _moved_target(t: Target, path: str, moves: dict[int, int]) -> Target:
     r = o.range
     moved = Range(Position(r.start.line + shift, r.start.character), Position(r.end.line + shift, r.end.character))
     return msgspec.structs.replace(t, origin=Location(o.path, moved))
+
+
+@functools.lru_cache(maxsize=256)
+def _code_positions(code) -> list:
+    # once per code object, not once per call: a schedule function's list is thousands
+    # long and every op and lookup it makes asks for it (a quarter of an unchanged run)
+    return list(code.co_positions())
 
 
 def _file_lines(filename: str) -> LineIndex:
