@@ -231,3 +231,36 @@ p = reorder_stmts(k, c.expand(1, 0))
         assert "expected a block of size 2" in problem.message
         r = problem.range
         assert (r.start.line, r.start.character, r.end.line, r.end.character) == (12, 21, 12, 35)
+
+
+def test_what_a_memoised_op_printed_is_printed_again(tracer, tmp_path):
+    # replace prints why it failed to unify (unless quiet): a hit prints it again
+    script = tmp_path / "prints.py"
+    text = """from __future__ import annotations
+from exo import proc
+from exo.stdlib.scheduling import *
+
+
+@proc
+def zero4(x: [f32][4]):
+    for i in seq(0, 4):
+        x[i] = 0.0
+
+
+@proc
+def k(y: f32[4]):
+    for i in seq(0, 4):
+        y[i] = 1.0
+
+
+try:
+    p = replace(k, "for i in _:_", zero4)
+except Exception:
+    p = k
+print("done")
+"""
+    first = tracer.run(str(script), text, 1)
+    assert first.trace.output.startswith("Failed to unify the following:") and first.trace.output.endswith("done\n")
+    again = tracer.run(str(script), text, 2)
+    assert tracer.ops.misses == 0 and again.trace.steps[0].cached
+    assert again.trace.output == first.trace.output

@@ -111,6 +111,7 @@ class _OpenCall:
     pins: tuple = ()
     entry: memo.Entry | None = None
     looked_up: bool = False  # op_cached asked the memo already (and missed)
+    printed_from: int = 0  # where the run's output was when it began
 
 
 @dataclass
@@ -245,6 +246,7 @@ class _ScriptRun:
         self.unmemoised: list[tuple[Range, str]] = []  # where, and why, a re-run cannot reuse
         self.executing = False  # inside the script's exec: where a time limit may stop it
         self.namespace: dict[str, Any] = {}
+        self.out = io.StringIO()  # the script's output (execute makes it)
         self.lookup_memo = lookup_memo.RunLookups(self, tracer.lookup_table)  # the hooks ask it
 
     # ------------------------------------------------------------ running
@@ -252,7 +254,7 @@ class _ScriptRun:
     def execute(self) -> RunState:
         t0 = time.perf_counter()
         procs.reset_exo_state()
-        out = io.StringIO()
+        out = self.out = io.StringIO()
         mod = types.ModuleType("__exo_lsp_script__")
         mod.__file__ = self.path
         mod.__builtins__ = __builtins__
@@ -421,7 +423,7 @@ class _ScriptRun:
         step = self._new_step(name, None if parent is None else parent.index, rng, arguments, raw.get("proc"), rt)
         # a step the script wrote is told why it is not memoised; a helper's primitives are not
         key, pins = run_keys.op_key(self, name, raw, rng if parent is None else None)
-        call = _OpenCall(step, rt, time.perf_counter(), key, pins)
+        call = _OpenCall(step, rt, time.perf_counter(), key, pins, printed_from=self.out.tell())
         self.open.append(call)
         return call
 
@@ -467,6 +469,7 @@ class _ScriptRun:
         if call.entry is not None:
             targets, changed, replayed = call.entry.extra[:3]
             nested.replay(self, step, replayed, StepRuntime)
+            self.out.write(call.entry.extra[5])  # what it printed (replace's "Failed to unify")
         else:
             children = nested.capture(self, step) if call.key is not None else []
             targets = self._targets(rt.resolved, rt.op) if rt.failed_param is None else []
@@ -479,7 +482,7 @@ class _ScriptRun:
             if call.entry is None and call.key is not None:
                 # an argument that failed to resolve fails the same way on the same raw
                 # arguments (a helper's `try: reorder_stmts(p, c.expand(1, 0))` loop end)
-                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved, rt.failed_param), call.pins)
+                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved, rt.failed_param, self._printed(call)), call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -490,7 +493,7 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved, None), call.pins)
+                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved, None, self._printed(call)), call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)
@@ -500,6 +503,9 @@ class _ScriptRun:
             # inside a library helper (replace_all, vectorize, ...): the top-level step may
             # take long, the steps inside it can be shown meanwhile
             self.on_inner_step(step.line)
+
+    def _printed(self, call: _OpenCall) -> str:
+        return self.out.getvalue()[call.printed_from :] if self.out.tell() != call.printed_from else ""
 
     def partial_state(self) -> RunState:
         """The trace so far: every step finished (the open calls' steps are not yet)."""
