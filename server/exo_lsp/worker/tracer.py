@@ -504,9 +504,6 @@ class _ScriptRun:
             # take long, the steps inside it can be shown meanwhile
             self.on_inner_step(step.line)
 
-    def _printed(self, call: _OpenCall) -> str:
-        return self.out.getvalue()[call.printed_from :] if self.out.tell() != call.printed_from else ""
-
     def partial_state(self) -> RunState:
         """The trace so far: every step finished (the open calls' steps are not yet)."""
         upto = self.open[0].step.index if self.open else len(self.steps)
@@ -517,6 +514,9 @@ class _ScriptRun:
             output="", ms=0.0, cached_steps=self.cached_steps, lookups=list(self.lookups), partial=True,
         )
         return RunState(trace, self.runtime, {}, self.namespace, self.algorithms, self.lookup_values)
+
+    def _printed(self, call: _OpenCall) -> str:
+        return self.out.getvalue()[call.printed_from :] if self.out.tell() != call.printed_from else ""
 
     def lookup_done(self, method, receiver, args, kwargs, frame, result, exc, memo_entry=None) -> None:
         from .lookups import record_lookup
@@ -735,13 +735,6 @@ def _moved_target(t: Target, path: str, moves: dict[int, int]) -> Target:
     return msgspec.structs.replace(t, origin=Location(o.path, moved))
 
 
-@functools.lru_cache(maxsize=256)
-def _code_positions(code) -> list:
-    # once per code object, not once per call: a schedule function's list is thousands
-    # long and every op and lookup it makes asks for it (a quarter of an unchanged run)
-    return list(code.co_positions())
-
-
 def _file_lines(filename: str) -> LineIndex:
     return LineIndex("".join(linecache.getlines(filename)))
 
@@ -787,3 +780,10 @@ def _short_repr(value: Any) -> str:
 
 def format_exception_tail(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def _code_positions(code) -> list:
+    # once per code object, not once per call: a schedule function's list is thousands
+    # long and every op and lookup it makes asks for it (a quarter of an unchanged run)
+    return list(code.co_positions())
