@@ -2,7 +2,7 @@
 end vs cold, the first streamed step of a long run, and the default time limit.
 
 Scripts: tests/corpus_style/*.py (a schedule in a function, partial_eval, stdlib helpers,
-cursor forwarding, a memory class of the script) and benchmarks/corpus_style/long_schedule.py
+cursor forwarding, a memory class of the script, the script's own helpers taking cursors) and benchmarks/corpus_style/long_schedule.py
 (about 40 s by repetition). Every ratio is against a baseline measured in the same run:
   cold/plain     the engine's cold run (empty memo, warm worker) over `python script.py`
   edit/cold      a comment line added near the end, over the cold run

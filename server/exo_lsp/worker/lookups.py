@@ -30,13 +30,22 @@ _PARAMS = {
 PATTERN_METHODS = frozenset({"find", "find_loop", "find_alloc_or_arg", "find_all"})
 
 
-def record_lookup(run, method: str, receiver, args: tuple, kwargs: dict, frame, result, exc) -> None:
-    """Called by the tracer (``_ScriptRun.lookup_done``) for each lookup in the script."""
+def record_lookup(run, method: str, receiver, args: tuple, kwargs: dict, frame, result, exc, memo_entry=None) -> None:
+    """Called by the tracer (``_ScriptRun.lookup_done``) for each lookup in the script.
+    `memo_entry`: the lookup's memo entry (a hit) or its (key, pins) (just computed): the
+    targets described once are kept there and reused."""
     site = run._call_site(frame)
     arguments = _arguments(run, method, site, args, kwargs, frame)
     proc = cursors.cursor_proc(receiver)
     handle = run.t.registry.handle(proc) if proc is not None else None
-    targets = run._targets({"result": result}) if exc is None else []
+    entry = memo_entry
+    if isinstance(memo_entry, tuple):
+        entry = run.t.lookup_table.entries.get(memo_entry[0])
+    targets = []
+    if exc is None:
+        targets = entry.extra if entry is not None and entry.extra is not None else run._targets({"result": result})
+        if entry is not None:
+            entry.extra = targets
     error = None
     if exc is not None:
         error = patterns.clean_message(str(exc), method) or type(exc).__name__

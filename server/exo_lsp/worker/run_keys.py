@@ -10,8 +10,10 @@ source; and a value that cannot be keyed is said where the user can see it
 from __future__ import annotations
 
 import inspect
+import linecache
 import os
 import sys
+import weakref
 from typing import Any
 
 from ..shared.trace import Range, norm_path
@@ -24,11 +26,34 @@ def value_key(run, v: Any, pins: list) -> Any:
     defines: those are made again by every run (``class RVM_TILE(StaticMemory)``), so
     their id would miss every time; their source says what they do."""
     if isinstance(v, type) and defined_here(run, v):
-        try:
-            return ("class", v.__qualname__, inspect.getsource(v))
-        except (OSError, TypeError):
-            raise memo.Unkeyable(v.__qualname__) from None
+        return class_key(v)
     return memo.value_key(v, pins)
+
+
+_class_keys: "weakref.WeakKeyDictionary[type, tuple]" = weakref.WeakKeyDictionary()
+_class_sources: dict[tuple, str] = {}  # (file, qualname, the file's text) -> the class's source
+
+
+def class_key(cls: type) -> tuple:
+    """("class", qualname, source): found once per class object (a run passes its memory
+    class to many ops), and its source once per text of its file (inspect parses the
+    whole module to find a class: tens of ms per call)."""
+    key = _class_keys.get(cls)
+    if key is not None:
+        return key
+    try:
+        filename = inspect.getsourcefile(cls) or ""
+        text = "".join(linecache.getlines(filename))
+        where = (filename, cls.__qualname__, text)
+        src = _class_sources.get(where)
+        if src is None:
+            if len(_class_sources) > 256:
+                _class_sources.clear()
+            src = _class_sources[where] = inspect.getsource(cls)
+    except (OSError, TypeError):
+        raise memo.Unkeyable(cls.__qualname__) from None
+    key = _class_keys[cls] = ("class", cls.__qualname__, src)
+    return key
 
 def defined_here(run, cls: type) -> bool:
     if cls.__module__ == "__exo_lsp_script__":

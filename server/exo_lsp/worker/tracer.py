@@ -27,7 +27,7 @@ from typing import Any, Callable
 import msgspec
 
 from .exo import check_version, cursors, exprargs, hooks, ops, patterns, printing, procs, speedups
-from . import callsites, memo, nested, run_keys
+from . import callsites, lookup_memo, memo, nested, run_keys
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -112,6 +112,7 @@ class _OpenCall:
     pins: tuple = ()
     entry: memo.Entry | None = None
     looked_up: bool = False  # op_cached asked the memo already (and missed)
+    printed_from: int = 0  # where the run's output was when it began
 
 
 @dataclass
@@ -129,6 +130,7 @@ class Tracer:
         speedups.install_speedups()
         self.ops = memo.MemoTable()
         self.procs = memo.MemoTable()
+        self.lookup_table = memo.MemoTable()  # cursor lookups (lookup_memo.py)
         self.registry = ProcRegistry()
         self.runs: dict[str, RunState] = {}
         self.texts: dict[str, str] = {}  # path -> the text the memoised source positions are in
@@ -152,12 +154,13 @@ class Tracer:
     ) -> RunState:
         hooks.install_hooks()  # idempotent; something may have taken them off since
         speedups.forget_analyses()  # their procs are the last run's
+        tables = (self.ops, self.procs, self.lookup_table)
         if not use_memo:
-            self.ops.clear()
-            self.procs.clear()
+            for table in tables:
+                table.clear()
         self._follow_moved_lines(norm_path(path), source)
-        self.ops.start_run()
-        self.procs.start_run()
+        for table in tables:
+            table.start_run()
         run = _ScriptRun(self, path, source, version, on_progress, cancelled)
         run.on_op_start = on_op_start
         run.on_inner_step = on_inner_step
@@ -190,18 +193,20 @@ class Tracer:
             # memoised from this script is reused (the run is a cold one)
             self.ops.clear()
             self.procs.clear()
+            self.lookup_table.clear()
             return
         if not moves or not hooks.move_source_lines(self.srcinfos.get(path, ()), moves):
             return
+        move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
+        lookup_memo.follow_moves(self.lookup_table, move)
         for key, e in list(self.ops.entries.items()):
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
-                targets, changed, children, resolved = e.extra
+                targets, changed, children, *rest = e.extra
                 # (origins name files as _origin does)
-                move = functools.partial(_moved_target, path=os.path.abspath(path), moves=moves)
                 nested.move_targets(children, move)
-                e.extra = ([move(t) for t in targets], changed, children, resolved)
+                e.extra = ([move(t) for t in targets], changed, children, *rest)
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -242,13 +247,15 @@ class _ScriptRun:
         self.unmemoised: list[tuple[Range, str]] = []  # where, and why, a re-run cannot reuse
         self.executing = False  # inside the script's exec: where a time limit may stop it
         self.namespace: dict[str, Any] = {}
+        self.out = io.StringIO()  # the script's output (execute makes it)
+        self.lookup_memo = lookup_memo.RunLookups(self, tracer.lookup_table)  # the hooks ask it
 
     # ------------------------------------------------------------ running
 
     def execute(self) -> RunState:
         t0 = time.perf_counter()
         procs.reset_exo_state()
-        out = io.StringIO()
+        out = self.out = io.StringIO()
         mod = types.ModuleType("__exo_lsp_script__")
         mod.__file__ = self.path
         mod.__builtins__ = __builtins__
@@ -358,7 +365,7 @@ class _ScriptRun:
     def _call_site(self, frame) -> _CallSite:
         positions = None
         try:
-            positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+            positions = _code_positions(frame.f_code)[frame.f_lasti // 2]
         except (IndexError, AttributeError):
             pass
         if positions and None not in positions:
@@ -417,7 +424,7 @@ class _ScriptRun:
         step = self._new_step(name, None if parent is None else parent.index, rng, arguments, raw.get("proc"), rt)
         # a step the script wrote is told why it is not memoised; a helper's primitives are not
         key, pins = run_keys.op_key(self, name, raw, rng if parent is None else None)
-        call = _OpenCall(step, rt, time.perf_counter(), key, pins)
+        call = _OpenCall(step, rt, time.perf_counter(), key, pins, printed_from=self.out.tell())
         self.open.append(call)
         return call
 
@@ -432,7 +439,7 @@ class _ScriptRun:
             call.looked_up = True
             entry = self.t.ops.get(call.key)
             if entry is not None:
-                call.rt.resolved = entry.extra[3]
+                call.rt.resolved, call.rt.failed_param = entry.extra[3:5]
                 call.entry = entry
                 call.step.cached = True
                 return True, entry.value
@@ -461,8 +468,9 @@ class _ScriptRun:
             return
         children: list[nested.Child] = []
         if call.entry is not None:
-            targets, changed, replayed, _ = call.entry.extra
+            targets, changed, replayed = call.entry.extra[:3]
             nested.replay(self, step, replayed, StepRuntime)
+            self.out.write(call.entry.extra[5])  # what it printed (replace's "Failed to unify")
         else:
             children = nested.capture(self, step) if call.key is not None else []
             targets = self._targets(rt.resolved, rt.op) if rt.failed_param is None else []
@@ -472,8 +480,10 @@ class _ScriptRun:
             step.ok = False
             rt.exception = exc
             step.error = patterns.clean_message(str(exc), step.op) or type(exc).__name__
-            if call.entry is None and call.key is not None and rt.failed_param is None:
-                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved), call.pins)
+            if call.entry is None and call.key is not None:
+                # an argument that failed to resolve fails the same way on the same raw
+                # arguments (a helper's `try: reorder_stmts(p, c.expand(1, 0))` loop end)
+                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved, rt.failed_param, self._printed(call)), call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -484,7 +494,7 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved), call.pins)
+                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved, None, self._printed(call)), call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)
@@ -519,10 +529,13 @@ class _ScriptRun:
         )
         return RunState(trace, self.runtime, {}, self.namespace, self.algorithms, self.lookup_values)
 
-    def lookup_done(self, method, receiver, args, kwargs, frame, result, exc) -> None:
+    def _printed(self, call: _OpenCall) -> str:
+        return self.out.getvalue()[call.printed_from :] if self.out.tell() != call.printed_from else ""
+
+    def lookup_done(self, method, receiver, args, kwargs, frame, result, exc, memo_entry=None) -> None:
         from .lookups import record_lookup
 
-        record_lookup(self, method, receiver, args, kwargs, frame, result, exc)
+        record_lookup(self, method, receiver, args, kwargs, frame, result, exc, memo_entry)
 
     def define_proc(self, f, instr, frame, build):
         if self.cancelled():
@@ -772,3 +785,10 @@ def _short_repr(value: Any) -> str:
 
 def format_exception_tail(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def _code_positions(code) -> list:
+    # once per code object, not once per call: a schedule function's list is thousands
+    # long and every op and lookup it makes asks for it (a quarter of an unchanged run)
+    return list(code.co_positions())

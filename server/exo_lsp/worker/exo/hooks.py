@@ -246,16 +246,29 @@ class _OrderedFreeVars(_LoopIR_FreeVars):
         return sorted(self.fv, key=lambda s: (str(s), s._id))
 
 
-def function_source_names(f: types.FunctionType) -> tuple[str, int, str, list[str]]:
-    """(file, first line, source text, names it mentions) of a function, for memo keys."""
-    import inspect
+_function_sources: dict[tuple, tuple[str, int, str, list[str]]] = {}
 
+
+def function_source_names(f: types.FunctionType) -> tuple[str, int, str, list[str]]:
+    """(file, first line, source text, names it mentions) of a function, for memo keys.
+    Kept per text of its file: every run defines its procs again from the same text."""
+    import inspect
+    import linecache
+
+    code = f.__code__
+    where = (code.co_filename, code.co_firstlineno, f.__qualname__, "".join(linecache.getlines(code.co_filename)))
+    known = _function_sources.get(where)
+    if known is not None:
+        return known
     src = inspect.getsource(f)
     filename = inspect.getsourcefile(f) or "<unknown>"
     _, lineno = inspect.getsourcelines(f)
     tree = ast.parse(textwrap.dedent(src))
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return filename, lineno, src, sorted(names - _exo_bound_names(tree))
+    if len(_function_sources) > 1024:
+        _function_sources.clear()
+    known = _function_sources[where] = (filename, lineno, src, sorted(names - _exo_bound_names(tree)))
+    return known
 
 
 def _exo_bound_names(tree: ast.AST) -> set[str]:
@@ -334,18 +347,30 @@ LOOKUP_METHODS = frozenset(
 _lookup_originals: list[tuple[type, str, Any]] = []
 
 
-def _report_lookup(name, receiver, args, kwargs, frame, result, exc) -> None:
+def _report_lookup(name, receiver, args, kwargs, frame, result, exc, memo=None) -> None:
+    """`memo`: the lookup's memo entry, or its (key, pins) when it was just computed."""
     obs = _observer
     done = getattr(obs, "lookup_done", None)
     if done is None:
         return
     try:
-        done(name, receiver, args, kwargs, frame, result, exc)
+        if memo is None:
+            done(name, receiver, args, kwargs, frame, result, exc)
+        else:
+            done(name, receiver, args, kwargs, frame, result, exc, memo)
     except Exception:  # recording must never change what the script does
         pass
 
 
+def _memo_of(obs):
+    return getattr(obs, "lookup_memo", None) if obs is not None else None
+
+
 def _lookup_wrapper(name: str, orig):
+    # A lookup goes through the observer's lookup memo (``worker/lookup_memo.py``) from any
+    # frame, library helpers included (replace_all's finds); only the script's own calls
+    # are reported. `orig` is called from the wrapper's own frame: Exo's frame counting
+    # for patterns stays as the comment above says.
     import functools
 
     if name == "find":
@@ -353,14 +378,25 @@ def _lookup_wrapper(name: str, orig):
         @functools.wraps(orig)
         def find(self, pattern, many=False, call_depth=1):
             frame = sys._getframe(1)
-            if _observer is None or frame.f_code.co_filename != getattr(_observer, "path", None):
-                return orig(self, pattern, many, call_depth + 1)
+            obs = _observer
+            memo = _memo_of(obs)
+            found = memo.key(name, self, (pattern,), {"many": many}, _frame_up(call_depth)) if memo else None
+            report = obs is not None and frame.f_code.co_filename == getattr(obs, "path", None)
+            entry = memo.get(found[0]) if found is not None else None
+            if entry is not None:
+                return _answer(name, self, (pattern,), {"many": many}, frame, entry, report, memo)
             try:
                 result = orig(self, pattern, many, call_depth + 1)
             except BaseException as exc:
-                _report_lookup(name, self, (pattern,), {"many": many}, frame, None, exc)
+                if found is not None:
+                    memo.put(*found, None, exc)
+                if report:
+                    _report_lookup(name, self, (pattern,), {"many": many}, frame, None, exc, found)
                 raise
-            _report_lookup(name, self, (pattern,), {"many": many}, frame, result, None)
+            if found is not None:
+                memo.put(*found, result, None)
+            if report:
+                _report_lookup(name, self, (pattern,), {"many": many}, frame, result, None, found)
             return result
 
         return find
@@ -368,17 +404,49 @@ def _lookup_wrapper(name: str, orig):
     @functools.wraps(orig)
     def method(self, *args, **kwargs):
         frame = sys._getframe(1)
-        if _observer is None or frame.f_code.co_filename != getattr(_observer, "path", None):
+        obs = _observer
+        if obs is None:
             return orig(self, *args, **kwargs)
+        memo = _memo_of(obs)
+        found = memo.key(name, self, args, kwargs, None) if memo else None
+        report = frame.f_code.co_filename == getattr(obs, "path", None)
+        entry = memo.get(found[0]) if found is not None else None
+        if entry is not None:
+            return _answer(name, self, args, kwargs, frame, entry, report, memo)
         try:
             result = orig(self, *args, **kwargs)
         except BaseException as exc:
-            _report_lookup(name, self, args, kwargs, frame, None, exc)
+            if found is not None:
+                memo.put(*found, None, exc)
+            if report:
+                _report_lookup(name, self, args, kwargs, frame, None, exc, found)
             raise
-        _report_lookup(name, self, args, kwargs, frame, result, None)
+        if found is not None:
+            memo.put(*found, result, None)
+        if report:
+            _report_lookup(name, self, args, kwargs, frame, result, None, found)
         return result
 
     return method
+
+
+def _frame_up(depth):
+    """The frame Exo evaluates a pattern's names in: `depth` above the find wrapper."""
+    try:
+        return sys._getframe(depth + 1)
+    except (ValueError, TypeError):
+        return None
+
+
+def _answer(name, receiver, args, kwargs, frame, entry, report, memo):
+    """A memo hit: the last run's answer (a cursor, or the error it raised)."""
+    value = memo.answer(entry)
+    exc = value if isinstance(value, BaseException) else None
+    if report:
+        _report_lookup(name, receiver, args, kwargs, frame, None if exc else value, exc, entry)
+    if exc is not None:
+        raise exc
+    return value
 
 
 def _lookup_classes() -> list[type]:
