@@ -1,0 +1,271 @@
+"""The accumulator recipe: a reduction kept in the instruction's memory for the whole
+reduction, several accumulators at once, operands staged once where they are shared.
+
+Derived from a reducing @instr's shape and memories only (see ``recipes.InstrShape``). For a
+statement ``B[idx] += f(...)`` under loops mapped onto the instruction's result loops, with
+the reduction loops below them (and, if present, the initialisation ``B[idx] = ...`` right
+before the reduction):
+
+1. divide the result loops by the instruction's trip counts; optionally divide the outer
+   part of one of them by a factor whose iterations become *copies* (one accumulator each);
+   sink copies and tile loops innermost around [init; reduction];
+2. stage the single element ``B[idx]`` over [init; reduction] (Exo writes no load when the
+   block starts by overwriting it) and grow it over the copies and tile loops: one
+   accumulator tile per copy, initialised, accumulated and stored by their own nests;
+3. in the accumulating nest, sink the copies and the instruction's nest innermost (the
+   other reduction loops move out), give scalar temporaries their own nest (im2col-style,
+   computed once for all copies when they do not depend on them);
+4. stage each operand into the instruction's memory: once for all copies when its window is
+   the same tile for every copy, else one tile per copy; an operand whose indices run in the
+   other order than the instruction's parameter is first staged into a CPU buffer and
+   transposed (``rearrange_dim``);
+5. replace every nest by the matching instruction, unroll the copies, one register per
+   accumulator/per-copy tile (``unroll_buffer``), and share registers when the tiles
+   outnumber the memory's registers (``reuse_buffer``: a later copy reuses the first's);
+6. optionally one CPU temporary per reduction iteration (the accelerator does not block the
+   CPU), and CPU temporaries in another memory in scope (e.g. faster banks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exo import DRAM
+
+from ..exo.cursors import cursor_at_path
+from ..queries.actions.nodes import _exprs, _is, _q, _siblings_before, _trip, _walk
+from ..queries.actions.windows import _affine, _inner_ranges, _render, stage_windows
+from . import recipes as R
+from .recipes import Builder, InstrShape, RecipeFailed, enclosing_loops
+from .session import VAR
+
+
+@dataclass(frozen=True)
+class Plan:
+    block: str | None = None  # the instruction's result loop var whose outer loop gives copies
+    factor: int = 1  # copies (accumulators)
+    share: bool = True  # stage operands that are the same tile for every copy once
+    privatize: bool = False  # one CPU temporary per iteration of the loop around it
+    cpu_mem: str | None = None  # memory (name in scope) for the CPU temporaries
+
+
+def _point(stmt) -> str:
+    parts = []
+    for i in stmt.idx():
+        a = _affine(i, {})
+        if a is None:
+            raise RecipeFailed("result index is not affine")
+        parts.append(_render(*a))
+    return f"{stmt.name()}[{', '.join(parts)}]"
+
+
+def _find(b: Builder, name: str, stmt):
+    x = next((l for l in enclosing_loops(b.fwd(stmt)) if l.name() == name), None)
+    if x is None:
+        raise RecipeFailed(f"loop {name} lost")
+    return x
+
+
+def _divide(b: Builder, stmt, name: str, by: int) -> tuple[str, str]:
+    loop = _find(b, name, stmt)
+    t = _trip(loop)
+    if t is None or t % by:
+        raise RecipeFailed(f"{name} does not divide by {by}")
+    if t == by:
+        return "", name
+    o, i = b.names().fresh(f"{name}o", f"{name}i")
+    b.do(f'divide_loop({VAR}, {_q(b.sel(loop))}, {by}, ["{o}", "{i}"], perfect=True)')
+    return o, i
+
+
+def _instr_reads(ins) -> list[tuple[str, tuple[str, ...]]]:
+    """(parameter, loop vars of its indices) for every tensor the instruction's body reads."""
+    s = ins.body()[0]
+    while _is(s, "ForCursor"):
+        s = s.body()[0]
+    out = []
+    for e in _exprs(s.rhs()):
+        if _is(e, "ReadCursor") and len(e.idx()):
+            vs = [R._affine_vars(i) for i in e.idx()]
+            if all(v is not None and len(v) == 1 for v in vs):
+                out.append((e.name(), tuple(v[0] for v in vs)))
+    return out
+
+
+def _operand_order(access_vars: tuple[str, ...], reads) -> list[int] | None:
+    """The permutation that puts an operand's dimensions in the order a parameter of the
+    instruction reads them (None: already in order, or no parameter reads those vars)."""
+    for _, want in reads:
+        if sorted(want) == sorted(access_vars) and tuple(want) != access_vars:
+            return [access_vars.index(v) for v in want]
+    return None
+
+
+def accumulate(session, p, path, shape: InstrShape, mapping: dict[str, str], plan: Plan,
+               base: tuple[str, ...] | None = None):
+    b = Builder(session, p, base)
+    stmt = cursor_at_path(p, path)
+    if not _is(stmt, "ReduceCursor"):
+        raise RecipeFailed("not a reduction")
+    mem = shape.memories[0] if shape.memories else None
+    mem_name = session.scope.memories.get(mem) if mem is not None else None
+    if mem is not None and mem_name is None:
+        raise RecipeFailed("memory not in scope")
+    ins = dict(session.scope.instrs)[shape.name]
+    lhs_vars = list(shape.lhs)
+    red_vars = [v for v, _ in shape.loops if v not in shape.lhs]
+    trips = dict(shape.loops)
+
+    chain = enclosing_loops(stmt)
+    names = [l.name() for l in chain]
+    res_loops = [mapping[v] for v in lhs_vars]
+    if any(x not in names for x in [*res_loops, *(mapping[v] for v in red_vars)]):
+        raise RecipeFailed("loops not around the statement")
+    pos = max(names.index(x) for x in res_loops)
+    if any(names.index(mapping[v]) < pos for v in red_vars) or pos + 1 >= len(chain):
+        raise RecipeFailed("reduction loops must be under the result loops")
+    red_top = chain[pos + 1]
+    init = _siblings_before(red_top)
+    if init is not None and not (_is(init, "AssignCursor") and init.name() == stmt.name()
+                                 and _point(init) == _point(stmt)):
+        init = None
+
+    # 1. tiles of the result loops; copies of one tile loop's outer part
+    tiles: dict[str, str] = {}
+    outer: dict[str, str] = {}
+    for v in lhs_vars:
+        outer[v], tiles[v] = _divide(b, stmt, mapping[v], trips[v])
+    copies = None
+    if plan.factor > 1:
+        if plan.block not in outer or not outer[plan.block]:
+            raise RecipeFailed("nothing to copy")
+        _, copies = _divide(b, stmt, outer[plan.block], plan.factor)
+    res_targets = ([copies] if copies else []) + [tiles[v] for v in lhs_vars]
+    R.sink(b, red_top, res_targets)
+
+    # 2. one accumulator tile per copy, zeroed, accumulated and stored by their own nests
+    buf = stmt.name()
+    [acc] = b.names().fresh(f"{buf}_acc")
+    target = f"{VAR}.find({_q(b.sel(b.fwd(init)))}).expand(0, 1)" if init is not None else _q(b.sel(b.fwd(red_top)))
+    b.do(f"stage_mem({VAR}, {target}, {_q(_point(b.fwd(stmt)))}, {_q(acc)})")
+    for name in reversed(res_targets):
+        b.do(f"expand_dim({VAR}, {_q(acc + ' : _')}, {_trip(_find(b, name, stmt))}, {_q(name)})")
+    n = len(res_targets)
+    b.do(f"lift_alloc({VAR}, {_q(acc + ' : _')}, n_lifts={n})")
+    if init is not None:
+        b.do(f"fission({VAR}, {VAR}.find({_q(b.sel(b.fwd(init)))}).after(), n_lifts={n})")
+    b.do(f"fission({VAR}, {VAR}.find({_q(b.sel(b.fwd(red_top)))}).after(), n_lifts={n})")
+
+    # 3. the instruction's nest innermost (other reduction loops move out); temporaries
+    red_tiles = []
+    for v in red_vars:
+        red_tiles.append(_divide(b, stmt, mapping[v], trips[v])[1])
+    tile_of = {**{v: tiles[v] for v in lhs_vars}, **dict(zip(red_vars, red_tiles))}
+    nest = [tile_of[v] for v, _ in shape.loops]
+    targets = ([copies] if copies else []) + nest
+    R.sink(b, stmt, targets)
+    R.materialize(b, stmt, targets)
+    b.do(f"simplify({VAR})")
+
+    # 4. operands into the instruction's memory
+    inv = {x: v for v, x in tile_of.items()}
+    reads = _instr_reads(ins)
+    depth = len(shape.loops)
+    per_copy: list[str] = []
+    shared: list[str] = []
+    cpu_bufs: list[str] = []
+    chain = enclosing_loops(b.fwd(stmt))
+    top = chain[-depth]
+    inner = _inner_ranges([top])
+    if inner is None:
+        raise RecipeFailed("tile nest has non-constant bounds")
+    for name in sorted(stage_windows([top], inner)):
+        if name == acc:
+            continue
+        s_now = b.fwd(stmt)
+        access = next((e for e in _exprs(s_now.rhs()) if _is(e, "ReadCursor") and e.name() == name), None)
+        if access is None:
+            raise RecipeFailed(f"{name} is not read by the statement")
+        avars = []
+        for i in access.idx():
+            vs = [x for x in (R._affine_vars(i) or []) if x in inv]
+            if len(vs) == 1:
+                avars.append(inv[vs[0]])
+        want_ext = tuple(trips[v] for v in avars)
+        chain = enclosing_loops(b.fwd(stmt))
+        top = chain[-depth]
+        block = top
+        if copies and plan.share:
+            cl = chain[-depth - 1]
+            rng = _inner_ranges([cl])
+            w = stage_windows([cl], rng).get(name) if rng is not None else None
+            if w is not None and R._extents(w) == want_ext:
+                block = cl
+        rng = _inner_ranges([block])
+        window = stage_windows([block], rng).get(name) if rng is not None else None
+        if window is None or R._extents(window) != want_ext:
+            raise RecipeFailed(f"{name}: no whole tile")
+        perm = _operand_order(tuple(avars), reads)
+        if perm is not None:
+            # the instruction reads this operand the other way round: a transposed CPU copy
+            [t] = b.names().fresh(f"{name}_t")
+            b.do(f"stage_mem({VAR}, {_q(b.sel(block))}, {_q(window)}, {_q(t)})")
+            b.do(f"simplify({VAR})")
+            b.do(f"rearrange_dim({VAR}, {_q(t + ' : _')}, {perm})")
+            cpu_bufs.append(t)
+            name = t
+            window = f"{t}[{', '.join(f'0:{trips[avars[k]]}' for k in perm)}]"
+        [tile] = b.names().fresh(f"{name}_tile")
+        b.do(f"stage_mem({VAR}, {_q(b.sel(b.fwd(block)))}, {_q(window)}, {_q(tile)})")
+        b.do(f"simplify({VAR})")
+        if mem_name is not None:
+            b.do(f"set_memory({VAR}, {_q(tile + ' : _')}, {mem_name})")
+        if copies and block is top:
+            b.do(f"expand_dim({VAR}, {_q(tile + ' : _')}, {plan.factor}, {_q(copies)})")
+            b.do(f"lift_alloc({VAR}, {_q(tile + ' : _')})")
+            per_copy.append(tile)
+        else:
+            shared.append(tile)
+    if mem_name is not None:
+        b.do(f"set_memory({VAR}, {_q(acc + ' : _')}, {mem_name})")
+    if R.replace_all(b, limit=64) == 0:
+        raise RecipeFailed("no instruction applies")
+
+    # 5. copies unrolled, a register per accumulator / per-copy tile
+    if copies:
+        for _ in range(8):
+            loop = next((x for x in _walk(b.p.body()) if _is(x, "ForCursor") and x.name() == copies), None)
+            if loop is None:
+                break
+            b.do(f"unroll_loop({VAR}, {_q(b.sel(loop))})")
+        b.do(f"simplify({VAR})")
+        b.do(f"unroll_buffer({VAR}, {_q(acc + ' : _')}, 0)")
+        for tile in per_copy:
+            b.do(f"unroll_buffer({VAR}, {_q(tile + ' : _')}, 0)")
+        regs = getattr(mem, "NUM_TILES", None)
+        need = plan.factor * (1 + len(per_copy)) + len(shared)
+        if regs is not None and need > regs:
+            pairs = [(tile, k) for k in range(plan.factor // 2) for tile in per_copy]
+            for tile, k in pairs[: need - regs]:
+                b.do(f"reuse_buffer({VAR}, {_q(f'{tile}_{k} : _')}, {_q(f'{tile}_{plan.factor - 1 - k} : _')})")
+
+    # 6. CPU temporaries
+    if plan.privatize:
+        R.privatize_shared(b)
+    if plan.cpu_mem is not None:
+        for a in list(_walk(b.p.body())):
+            if _is(a, "AllocCursor") and a.mem() is DRAM:
+                b.do(f"set_memory({VAR}, {_q(b.sel(b.fwd(a)))}, {plan.cpu_mem})")
+    return b.calls, b.p
+
+
+def plans(shape: InstrShape, cpu_mems: list[str]) -> list[Plan]:
+    """Every plan worth trying for a shape: no copies, or 2/4 copies along a result loop;
+    operands shared or per copy; CPU temporaries privatised or not, in each CPU memory."""
+    out = []
+    for block, factor in [(None, 1), *((v, f) for v in shape.lhs for f in (2, 4))]:
+        for share in ((True, False) if factor > 1 else (True,)):
+            for priv in (False, True):
+                for cm in (None, *cpu_mems):
+                    out.append(Plan(block, factor, share, priv, cm))
+    return out
