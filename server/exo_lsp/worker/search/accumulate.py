@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from exo import DRAM
 
-from ..exo.cursors import cursor_at_path
+from ..exo.cursors import cursor_at_path, node_text
 from ..queries.actions.nodes import _exprs, _is, _q, _siblings_before, _trip, _walk
 from ..queries.actions.windows import _affine, _inner_ranges, _render, stage_windows
 from . import recipes as R
@@ -269,3 +269,109 @@ def plans(shape: InstrShape, cpu_mems: list[str]) -> list[Plan]:
                 for cm in (None, *cpu_mems):
                     out.append(Plan(block, factor, share, priv, cm))
     return out
+
+
+# ----------------------------------------------------------------------------- finish
+
+
+def _touched_by_cpu(p, name: str) -> bool:
+    """Whether a statement other than an instruction call reads or writes `name`."""
+    for s in _walk(p.body()):
+        if _is(s, "AssignCursor") or _is(s, "ReduceCursor"):
+            if s.name() == name or any(_is(e, "ReadCursor") and e.name() == name for e in _exprs(s.rhs())):
+                return True
+        elif _is(s, "IfCursor") and any(_is(e, "ReadCursor") and e.name() == name for e in _exprs(s.cond())):
+            return True
+    return False
+
+
+def _uses(call, var: str, bufs) -> bool:
+    """Whether loop variable `var` indexes one of the buffers `bufs` in a call's arguments
+    (a buffer in tile memory has no index at run time: the loop must be unrolled)."""
+    import re
+
+    text = node_text(call)
+    return any(re.search(rf"\b{re.escape(b)}\[[^\]]*\b{re.escape(var)}\b", text) for b in bufs)
+
+
+def _rank(a) -> int:
+    try:
+        return len(a.shape())
+    except Exception:
+        return 0
+
+
+def finish(session, p, shapes: list[InstrShape], base: tuple[str, ...] | None = None):
+    """Complete a schedule someone started (the steps of a hand schedule so far): buffers
+    only instruction-shaped nests touch go to the instruction's memory, every validated
+    replacement, loops indexing such buffers unrolled, a register per copy, registers shared
+    when they run out. Each move is kept only when Exo accepts it."""
+    b = Builder(session, p, base)
+    mems = [m for sh in shapes for m in sh.memories]
+    if not mems:
+        raise RecipeFailed("no instruction memory")
+    mem = mems[0]
+    mem_name = session.scope.memories.get(mem)
+    if mem_name is None:
+        raise RecipeFailed("memory not in scope")
+    ndim = max(len(sh.lhs) for sh in shapes)
+    R.replace_all(b, limit=64)
+    for a in [a for a in _walk(b.p.body()) if _is(a, "AllocCursor") and a.mem() is DRAM]:
+        name = a.name()
+        trial = Builder(session, b.p, None)
+        try:
+            trial.do(f"set_memory({VAR}, {_q(trial.sel(trial.fwd(a)))}, {mem_name})")
+        except RecipeFailed:
+            continue
+        R.replace_all(trial, limit=64)
+        if not _touched_by_cpu(trial.p, name):
+            b.calls.extend(trial.calls)
+            b.p = trial.p
+    if b.base is not None:
+        b.s.remember((*b.base, *b.calls), b.p)
+    tiles = {a.name() for a in _walk(b.p.body()) if _is(a, "AllocCursor") and a.mem() is mem}
+    # loops whose variable picks a tile buffer's copy: unrolled (tile memory has no index)
+    for _ in range(24):
+        loop = None
+        for l in _walk(b.p.body()):
+            if _is(l, "ForCursor") and (_trip(l) or 99) <= 8:
+                calls = [c for c in _walk(l.body()) if _is(c, "CallCursor")]
+                if any(_uses(c, l.name(), tiles) for c in calls):
+                    loop = l
+                    break
+        if loop is None:
+            break
+        b.do(f"unroll_loop({VAR}, {_q(b.sel(loop))})")
+    b.do(f"simplify({VAR})")
+    for name in sorted(tiles):
+        for _ in range(4):
+            a = next((a for a in _walk(b.p.body()) if _is(a, "AllocCursor") and a.name() == name), None)
+            if a is None or _rank(a) <= ndim:
+                break
+            try:
+                b.do(f"unroll_buffer({VAR}, {_q(name + ' : _')}, 0)")
+            except RecipeFailed:
+                break
+    regs = getattr(mem, "NUM_TILES", None)
+    allocs = [a.name() for a in _walk(b.p.body()) if _is(a, "AllocCursor") and a.mem() is mem]
+    if regs is not None and len(allocs) > regs:
+        groups: dict[str, list[str]] = {}
+        for n in allocs:
+            stem, _, k = n.rpartition("_")
+            if stem and k.isdigit():
+                groups.setdefault(stem, []).append(n)
+        extra = len(allocs) - regs
+        depth = {a.name(): len(enclosing_loops(a)) for a in _walk(b.p.body()) if _is(a, "AllocCursor")}
+        # the copies allocated deepest live shortest (operands loaded per iteration), not the
+        # accumulators that live across the whole reduction
+        for stem, ns in sorted(groups.items(), key=lambda kv: (-depth.get(kv[1][0], 0), -len(kv[1]), kv[0])):
+            if extra <= 0 or len(ns) < 2:
+                continue
+            try:
+                b.do(f"reuse_buffer({VAR}, {_q(ns[0] + ' : _')}, {_q(ns[-1] + ' : _')})")
+                extra -= 1
+            except RecipeFailed:
+                continue
+    if not b.calls:
+        raise RecipeFailed("nothing to finish")
+    return b.calls, b.p
