@@ -92,6 +92,37 @@ def _instr_reads(ins) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
+def _perm_free(avars, reads) -> bool:
+    return _operand_order(tuple(avars), reads) is None
+
+
+def _staged_copy(p, name: str, ext: tuple):
+    """The alloc of `name` if it is a local DRAM buffer of shape `ext` that only copies
+    write (no condition, no arithmetic): a tile someone staged for the CPU."""
+    alloc = next((a for a in _walk(p.body()) if _is(a, "AllocCursor") and a.name() == name), None)
+    if alloc is None or alloc.mem() is not DRAM or tuple(_const_dims(alloc)) != ext:
+        return None
+    for s in _walk(p.body()):
+        if (_is(s, "AssignCursor") or _is(s, "ReduceCursor")) and s.name() == name:
+            if not _is(s, "AssignCursor") or not _is(s.rhs(), "ReadCursor"):
+                return None
+            q = R._parent_stmt(s)
+            while q is not None:
+                if _is(q, "IfCursor"):
+                    return None
+                q = R._parent_stmt(q)
+    return alloc
+
+
+def _const_dims(alloc):
+    from ..queries.actions.nodes import _const
+
+    try:
+        return [_const(d) for d in alloc.shape()]
+    except Exception:
+        return []
+
+
 def _operand_order(access_vars: tuple[str, ...], reads) -> list[int] | None:
     """The permutation that puts an operand's dimensions in the order a parameter of the
     instruction reads them (None: already in order, or no parameter reads those vars)."""
@@ -156,11 +187,25 @@ def accumulate(session, p, path, shape: InstrShape, mapping: dict[str, str], pla
         b.do(f"fission({VAR}, {VAR}.find({_q(b.sel(b.fwd(init)))}).after(), n_lifts={n})")
     b.do(f"fission({VAR}, {VAR}.find({_q(b.sel(b.fwd(red_top)))}).after(), n_lifts={n})")
 
+    return _complete(b, stmt, shape, ins, {**tiles, **{v: mapping[v] for v in red_vars}}, copies,
+                     plan.factor, acc, plan)
+
+
+def _complete(b: Builder, stmt, shape: InstrShape, ins, loops: dict[str, str], copies: str | None,
+              factor: int, acc: str, plan: Plan):
+    """Steps 3-6 for an accumulator `acc` (one tile per copy) that is accumulated by
+    `stmt`; `loops` maps the instruction's loop vars to the proc's loops around it."""
+    mem = shape.memories[0] if shape.memories else None
+    mem_name = b.s.scope.memories.get(mem) if mem is not None else None
+    trips = dict(shape.loops)
+    lhs_vars = list(shape.lhs)
+    red_vars = [v for v, _ in shape.loops if v not in shape.lhs]
+
     # 3. the instruction's nest innermost (other reduction loops move out); temporaries
     red_tiles = []
     for v in red_vars:
-        red_tiles.append(_divide(b, stmt, mapping[v], trips[v])[1])
-    tile_of = {**{v: tiles[v] for v in lhs_vars}, **dict(zip(red_vars, red_tiles))}
+        red_tiles.append(_divide(b, stmt, loops[v], trips[v])[1])
+    tile_of = {**{v: loops[v] for v in lhs_vars}, **dict(zip(red_vars, red_tiles))}
     nest = [tile_of[v] for v, _ in shape.loops]
     targets = ([copies] if copies else []) + nest
     R.sink(b, stmt, targets)
@@ -192,6 +237,18 @@ def accumulate(session, p, path, shape: InstrShape, mapping: dict[str, str], pla
             if len(vs) == 1:
                 avars.append(inv[vs[0]])
         want_ext = tuple(trips[v] for v in avars)
+        own = _staged_copy(b.p, name, want_ext)
+        if own is not None and mem_name is not None and _perm_free(avars, reads):
+            # someone already staged this operand into a tile-shaped buffer: its memory
+            b.do(f"set_memory({VAR}, {_q(b.sel(own))}, {mem_name})")
+            par = R._parent_stmt(b.fwd(own))
+            if copies and par is not None and _is(par, "ForCursor") and par.name() == copies:
+                b.do(f"expand_dim({VAR}, {_q(name + ' : _')}, {factor}, {_q(copies)})")
+                b.do(f"lift_alloc({VAR}, {_q(name + ' : _')})")
+                per_copy.append(name)
+            else:
+                shared.append(name)
+            continue
         chain = enclosing_loops(b.fwd(stmt))
         top = chain[-depth]
         block = top
@@ -221,7 +278,7 @@ def accumulate(session, p, path, shape: InstrShape, mapping: dict[str, str], pla
         if mem_name is not None:
             b.do(f"set_memory({VAR}, {_q(tile + ' : _')}, {mem_name})")
         if copies and block is top:
-            b.do(f"expand_dim({VAR}, {_q(tile + ' : _')}, {plan.factor}, {_q(copies)})")
+            b.do(f"expand_dim({VAR}, {_q(tile + ' : _')}, {factor}, {_q(copies)})")
             b.do(f"lift_alloc({VAR}, {_q(tile + ' : _')})")
             per_copy.append(tile)
         else:
@@ -243,11 +300,11 @@ def accumulate(session, p, path, shape: InstrShape, mapping: dict[str, str], pla
         for tile in per_copy:
             b.do(f"unroll_buffer({VAR}, {_q(tile + ' : _')}, 0)")
         regs = getattr(mem, "NUM_TILES", None)
-        need = plan.factor * (1 + len(per_copy)) + len(shared)
+        need = factor * (1 + len(per_copy)) + len(shared)
         if regs is not None and need > regs:
-            pairs = [(tile, k) for k in range(plan.factor // 2) for tile in per_copy]
+            pairs = [(tile, k) for k in range(factor // 2) for tile in per_copy]
             for tile, k in pairs[: need - regs]:
-                b.do(f"reuse_buffer({VAR}, {_q(f'{tile}_{k} : _')}, {_q(f'{tile}_{plan.factor - 1 - k} : _')})")
+                b.do(f"reuse_buffer({VAR}, {_q(f'{tile}_{k} : _')}, {_q(f'{tile}_{factor - 1 - k} : _')})")
 
     # 6. CPU temporaries
     if plan.privatize:
@@ -257,6 +314,56 @@ def accumulate(session, p, path, shape: InstrShape, mapping: dict[str, str], pla
             if _is(a, "AllocCursor") and a.mem() is DRAM:
                 b.do(f"set_memory({VAR}, {_q(b.sel(b.fwd(a)))}, {plan.cpu_mem})")
     return b.calls, b.p
+
+
+def staged_choices(p, shape: InstrShape) -> list[tuple]:
+    """(statement path, {instr loop var: proc loop}, copies loop) for every reduction into a
+    local buffer already shaped like the instruction's result (someone staged it: the
+    steps of a hand schedule so far), with at most one leading index picking a copy."""
+    from ..exo.cursors import node_path
+
+    out = []
+    local = {a.name() for a in _walk(p.body()) if _is(a, "AllocCursor")}
+    trips = dict(shape.loops)
+    for s in _walk(p.body()):
+        if not _is(s, "ReduceCursor") or s.name() not in local:
+            continue
+        idx = [R._affine_vars(i) for i in s.idx()]
+        if any(v is None or len(v) != 1 for v in idx) or len(idx) not in (len(shape.lhs), len(shape.lhs) + 1):
+            continue
+        names = [v[0] for v in idx]
+        loops = {l.name(): l for l in enclosing_loops(s)}
+        if any(n not in loops for n in names):
+            continue
+        copies = names[0] if len(names) > len(shape.lhs) else None
+        m = dict(zip(shape.lhs, names[-len(shape.lhs):]))
+        if any(_trip(loops[m[v]]) != trips[v] for v in shape.lhs):
+            continue
+        red = [v for v, _ in shape.loops if v not in shape.lhs]
+        order = list(loops)
+        below = order[max(order.index(n) for n in names) + 1:]  # reductions run under the result loops
+        pools = [[n for n in below if _trip(loops[n]) and _trip(loops[n]) % trips[v] == 0] for v in red]
+        combos = [m]
+        for v, pool in zip(red, pools):
+            combos = [dict(c, **{v: x}) for c in combos for x in pool if x not in c.values()]
+        for c in combos:
+            out.append((node_path(s), c, copies))
+    return out
+
+
+def complete(session, p, path, shape: InstrShape, mapping: dict[str, str], copies: str | None, plan: Plan,
+             base: tuple[str, ...] | None = None):
+    """Steps 3-6 on an accumulator someone already staged (see ``staged_choices``)."""
+    b = Builder(session, p, base)
+    stmt = cursor_at_path(p, path)
+    ins = dict(session.scope.instrs)[shape.name]
+    factor = 1
+    if copies is not None:
+        loop = next((l for l in enclosing_loops(stmt) if l.name() == copies), None)
+        factor = _trip(loop) if loop is not None else None
+        if not factor or factor > 8:
+            raise RecipeFailed("copies must be a short constant loop")
+    return _complete(b, stmt, shape, ins, mapping, copies, factor, stmt.name(), plan)
 
 
 def plans(shape: InstrShape, cpu_mems: list[str]) -> list[Plan]:

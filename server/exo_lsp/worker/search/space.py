@@ -103,6 +103,16 @@ def _accumulate(shape, path, mapping, block, factor, cpu_mems):
     return run
 
 
+def _complete(shape, path, mapping, copies, cpu_mems):
+    def run(b: R.Builder, rng: random.Random) -> None:
+        plan = A.Plan(share=rng.random() < 0.75, privatize=rng.random() < 0.75, cpu_mem=rng.choice([None, *cpu_mems]))
+        calls, p = A.complete(b.s, b.p, path, shape, mapping, copies, plan, b.base)
+        b.calls.extend(calls)
+        b.p = p
+
+    return run
+
+
 def _finish(shapes):
     def run(b: R.Builder, rng) -> None:
         calls, p = A.finish(b.s, b.p, shapes, b.base)
@@ -150,6 +160,10 @@ def actions_at(session, p) -> list[Action]:
         for sh in shapes:
             if not sh.reduce:  # compute instructions; loads/stores come with staging
                 continue
+            for path, mapping, copies in A.staged_choices(p, sh):
+                label = f"complete the accumulator in {sh.name} " + ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+                out.append(Action("accumulate", label + (f", copies {copies}" if copies else ""),
+                                  _complete(sh, path, mapping, copies, cpu_mems)))
             for path, mapping in R.tile_choices(p, sh):
                 label = f"offload to {sh.name} " + ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
                 for block, factor in [(None, 1), *((v, f) for v in sh.lhs for f in (2, 4))]:
