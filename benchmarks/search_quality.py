@@ -166,7 +166,7 @@ def main(argv=None) -> int:
             final = hand
         print(f"\nstart: {'unscheduled' if step is None else f'after step {step} of {nsteps} ({frac:.0%})'}; "
               f"budget {budget} evaluations or {tlimit:.0f} s per search, {seeds} seeds; "
-              f"cells: median [min-max] of best/hand at n evaluations")
+              f"cells: median [min-max] of best/hand at n evaluations ('-': a search stopped before n)")
         print(f"{'strategy':8} " + " ".join(f"{'@' + str(m):>18}" for m in marks)
               + f" {'final':>18} {'evals':>6} {'s':>5} {'evals/s':>8} {'>=3.6x at':>10}")
         backend = make_backend(spec, args.workers)
@@ -184,6 +184,9 @@ def main(argv=None) -> int:
                         all_schedules.append(r.best_calls)
                 cells = []
                 for m in [*marks, None]:
+                    if m is not None and any(r.evaluations < m for r, _ in runs):
+                        cells.append(f"{'-':>18}")  # some search stopped (time) before m evaluations
+                        continue
                     vals = [at(r.history, m if m is not None else 10**9) for r, _ in runs]
                     ok = [v / hand for v in vals if v is not None]
                     if not ok:
