@@ -129,8 +129,14 @@ def test_finish_a_late_prefix_of_the_hand_schedule():
     s = session_for(_spec(ROOT / "examples" / "conv1d.py", "conv1d", round(0.75 * n) - 1))
     calls, p = finish(s, s.start, R.instr_shapes(s.scope), ())
     assert calls[-1].startswith("reuse_buffer(") and "acc" not in calls[-1], calls
-    r = compile_and_simulate(p, s.algorithm)
-    assert r.ok and r.scheduled is not None, r.error
+    # the im2col buffer is still one for all channels: the CPU overwrites it while queued
+    # loads read it (the simulator's wrong result); one copy per channel (a search action)
+    b = R.Builder(s, p, None)
+    R.privatize_shared(b)
+    assert b.calls and b.calls[0].startswith('expand_dim(p, "y : _", 4, "c")'), b.calls
+    r = compile_and_simulate(b.p, s.algorithm)
+    assert r.correct, r.error
+    assert r.scheduled.cycles <= 1.10 * hand, (r.scheduled.cycles, hand)
 
 
 def _search_and_simulate(tmp_path, script: pathlib.Path, proc: str, budget: int, step=None):
