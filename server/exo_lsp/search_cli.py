@@ -29,29 +29,58 @@ def add_parser(sub) -> None:
 
 
 class _Bar:
-    """One progress line on stderr, redrawn in place when stderr is a terminal."""
+    """Progress on stderr with rich: a live bar (evaluations of the budget, best-so-far
+    cycles, evaluations/s) on a terminal; elsewhere (a pipe, a log) a plain line when the
+    best improves and at most every few seconds otherwise."""
 
-    def __init__(self, budget: int) -> None:
+    EVERY_S = 3.0
+
+    def __init__(self, budget: int, stream=None, **console) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.budget = budget
-        self.tty = sys.stderr.isatty()
+        self.console = Console(file=stream or sys.stderr, highlight=False, **console)
+        self.live = self.console.is_terminal
         self.last = 0.0
+        self.best: int | None = None
+        self.progress = None
+        if self.live:
+            self.progress = Progress(
+                TextColumn("search"), BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("evaluations"),
+                TextColumn("{task.fields[best]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                console=self.console, transient=False)
+            self.task = self.progress.add_task("search", total=budget, best="best: none yet", rate="")
+            self.progress.start()
+
+    @staticmethod
+    def _best(p) -> str:
+        if p.best_cycles is None:
+            return "best: none yet"
+        return f"best: {p.best_cycles:,} cycles ({p.best_speedup:.2f}x)"
 
     def __call__(self, p) -> None:
-        now = time.monotonic()
-        if not self.tty and now - self.last < 5 and p.evaluations < self.budget:
+        rate = f"{p.evaluations / max(1e-9, p.seconds):.2f} evaluations/s"
+        if self.progress is not None:
+            self.progress.update(self.task, completed=p.evaluations, best=self._best(p), rate=rate)
             return
-        self.last = now
-        frac = min(1.0, p.evaluations / max(1, self.budget))
-        bar = "#" * int(frac * 24) + "-" * (24 - int(frac * 24))
-        best = f"{p.best_cycles:,} cycles ({p.best_speedup:.2f}x)" if p.best_cycles else "none yet"
-        rate = p.evaluations / max(1e-9, p.seconds)
-        line = f"[{bar}] {p.evaluations}/{self.budget} evals  best {best}  {rate:.2f} eval/s"
-        sys.stderr.write(("\r" + line) if self.tty else line + "\n")
-        sys.stderr.flush()
+        now = time.monotonic()
+        improved = p.best_cycles is not None and p.best_cycles != self.best
+        if not improved and now - self.last < self.EVERY_S and p.evaluations < self.budget:
+            return
+        self.last, self.best = now, p.best_cycles
+        self.console.print(f"search {p.evaluations}/{self.budget} evaluations, {self._best(p)}, {rate}", soft_wrap=True)
 
     def end(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def summary(res) -> str:
+    """The last line the command prints."""
+    cycles = "none" if res.best_cycles is None else str(res.best_cycles)
+    speedup = "-" if res.best_speedup is None else f"{res.best_speedup:.2f}"
+    return f"best: {cycles} cycles, {speedup}x over the algorithm, {res.evaluations} evaluations, {res.seconds:.1f} s"
 
 
 def run(args) -> int:
@@ -82,17 +111,18 @@ def run(args) -> int:
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(text)
-    summary = (f"best: {res.best_cycles} cycles, {res.best_speedup}x over the algorithm, "
-               f"{res.evaluations} evaluations, {res.seconds:.1f} s")
+    if res.stopped == "interrupted":
+        print("exo-lsp search: interrupted; the best schedule found so far follows", file=sys.stderr)
+    last = summary(res)
     if args.json:
         print(json.dumps({
             "cycles": res.best_cycles, "speedup": res.best_speedup, "evaluations": res.evaluations,
             "seconds": round(res.seconds, 2), "stopped": res.stopped, "calls": list(res.best_calls),
             "actions": res.best_labels, "history": res.history, "script": None if args.out else text,
         }))
-        print(summary, file=sys.stderr)
+        print(last, file=sys.stderr)
     else:
         if not args.out:
             sys.stdout.write(text)
-        print(summary)
+        print(last)
     return 0 if res.best_cycles is not None else 1

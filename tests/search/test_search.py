@@ -43,6 +43,105 @@ def test_recipes_offload_an_unseen_kernel():
     assert r.correct and r.speedup > 3, r.error
 
 
+def test_accumulator_recipe_transposes_the_second_operand_of_a_plain_matmul():
+    """C = A·B: the instruction reads its second operand as [j, k], B is [k, j]: staged
+    into a CPU buffer, transposed (rearrange_dim), then into tile registers; accumulators
+    zeroed, accumulated and stored through tile registers, two of them."""
+    from exo_lsp.rvm.evaluate import compile_and_simulate
+    from exo_lsp.worker.search import recipes as R
+    from exo_lsp.worker.search.accumulate import Plan, accumulate
+    from exo_lsp.worker.search.rollout import session_for
+
+    s = session_for(_spec(KERNELS, "matmul_ab"))
+    [mmasa] = [sh for sh in R.instr_shapes(s.scope) if sh.reduce]
+    [(path, mapping)] = R.tile_choices(s.start, mmasa)
+    assert mapping == {"i": "x", "j": "y", "k": "z"}
+    calls, p = accumulate(s, s.start, path, mmasa, mapping, Plan("i", 2, share=True, privatize=True), ())
+    assert any(c.startswith("rearrange_dim(p, \"rhs_t : _\", [1, 0])") for c in calls), calls
+    text = str(p)
+    assert text.count("rvm_mzero(") == 2 and text.count("rvm_mst(") == 2 and text.count("rvm_mmasa(") == 2
+    r = compile_and_simulate(p, s.algorithm)
+    assert r.correct, r.error
+    assert r.speedup > 8, r.speedup
+
+
+def _hand():
+    from exo_lsp.rvm.evaluate import compile_and_simulate
+    from exo_lsp.worker.search.rollout import session_for
+
+    s = session_for(_spec(ROOT / "examples" / "conv1d.py", "conv1d"))
+    last = s.tracer.registry.get(s.state.trace.steps[-1].proc_out)
+    return compile_and_simulate(last, s.algorithm).scheduled.cycles, len(s.state.trace.steps)
+
+
+def test_accumulator_recipe_on_conv1d_reaches_the_hand_schedule():
+    """Four accumulators along the result's first loop, the im2col tile built once per
+    channel for all of them (the producer loops it does not use are removed: a stale
+    cursor used to leave one in, 2x slower), CPU temporaries in faster banks."""
+    from exo_lsp.rvm.evaluate import compile_and_simulate
+    from exo_lsp.worker.search import recipes as R
+    from exo_lsp.worker.search.accumulate import Plan, accumulate
+    from exo_lsp.worker.search.rollout import session_for
+
+    hand, _ = _hand()
+    s = session_for(_spec(ROOT / "examples" / "conv1d.py", "conv1d"))
+    [mmasa] = [sh for sh in R.instr_shapes(s.scope) if sh.reduce]
+    [(path, mapping)] = [c for c in R.tile_choices(s.start, mmasa) if c[1]["k"] == "r"]
+    plan = Plan("i", 4, share=True, privatize=True, cpu_mem="DRAM_INTERLEAVED")
+    calls, p = accumulate(s, s.start, path, mmasa, mapping, plan, ())
+    r = compile_and_simulate(p, s.algorithm)
+    assert r.correct, r.error
+    assert r.scheduled.cycles <= hand, (r.scheduled.cycles, hand)
+    assert str(p).count("rvm_mmasa(") == 4
+    assert any(c.startswith("reuse_buffer(") for c in calls)  # 4 accumulators + 4 kernel tiles + 1 > 8 registers
+
+
+@pytest.mark.parametrize("frac", [0.25, 0.5])
+def test_complete_a_prefix_of_the_hand_schedule(frac):
+    """From the hand schedule's first steps (an accumulator already staged, with copies):
+    the rest is derived from the instruction, within 10% of the hand schedule's cycles."""
+    from exo_lsp.rvm.evaluate import compile_and_simulate
+    from exo_lsp.worker.search import recipes as R
+    from exo_lsp.worker.search.accumulate import Plan, complete, staged_choices
+    from exo_lsp.worker.search.rollout import session_for
+
+    hand, n = _hand()
+    s = session_for(_spec(ROOT / "examples" / "conv1d.py", "conv1d", round(frac * n) - 1))
+    [mmasa] = [sh for sh in R.instr_shapes(s.scope) if sh.reduce]
+    choices = [c for c in staged_choices(s.start, mmasa) if c[1]["k"] == "r"]
+    assert [(m, c) for _, m, c in choices] == [({"i": "ii", "j": "ji", "k": "r"}, "ioi")]
+    path, mapping, copies = choices[0]
+    calls, p = complete(s, s.start, path, mmasa, mapping, copies, Plan(privatize=True), ())
+    r = compile_and_simulate(p, s.algorithm)
+    assert r.correct, r.error
+    assert r.scheduled.cycles <= 1.10 * hand, (r.scheduled.cycles, hand)
+
+
+def test_finish_a_late_prefix_of_the_hand_schedule():
+    """After the first replacement: the other replacements, copies unrolled, a register
+    per copy, the shortest-lived copies sharing a register (not the accumulators)."""
+    from exo_lsp.rvm.evaluate import compile_and_simulate
+    from exo_lsp.worker.search import recipes as R
+    from exo_lsp.worker.search.accumulate import finish
+    from exo_lsp.worker.search.rollout import session_for
+
+    hand, n = _hand()
+    s = session_for(_spec(ROOT / "examples" / "conv1d.py", "conv1d", round(0.75 * n) - 1))
+    calls, p = finish(s, s.start, R.instr_shapes(s.scope), ())
+    assert calls[-1].startswith("reuse_buffer(") and "acc" not in calls[-1], calls
+    # the im2col buffer is still one for all channels: the CPU overwrites it while queued
+    # loads read it (the simulator's wrong result); one copy per channel (a search action)
+    from exo_lsp.worker.search.space import actions_at
+
+    [one_per_c] = [a for a in actions_at(s, p) if a.kind == "privatize" and a.label == "one y per c"]
+    b = R.Builder(s, p, None)
+    one_per_c.run(b, None)
+    assert b.calls == ['expand_dim(p, "y : _", 4, "c")', 'lift_alloc(p, "y : _")'], b.calls
+    r = compile_and_simulate(b.p, s.algorithm)
+    assert r.correct, r.error
+    assert r.scheduled.cycles <= 1.10 * hand, (r.scheduled.cycles, hand)
+
+
 def _search_and_simulate(tmp_path, script: pathlib.Path, proc: str, budget: int, step=None):
     from exo_lsp.worker.search.backends import Serial
     from exo_lsp.worker.search.engine import search
@@ -72,6 +171,7 @@ def test_conv1d_output_script_reproduces_its_cycles(tmp_path):
 
 def test_matmul_and_gemv_output_scripts_reproduce_their_cycles(tmp_path):
     res, text = _search_and_simulate(tmp_path, KERNELS, "abt", budget=3)
+    res, text = _search_and_simulate(tmp_path, KERNELS, "matmul_ab", budget=3)
     _search_and_simulate(tmp_path, KERNELS, "gemv", budget=2)
 
 

@@ -22,6 +22,14 @@ def _chunks(tasks: list[Task], n: int) -> list[list[Task]]:
     return [tasks[i : i + size] for i in range(0, len(tasks), size)]
 
 
+def _ignore_sigint() -> None:
+    """Ctrl-C reaches the whole process group: the search (in the parent) stops and keeps
+    its best; workers must not die with a traceback each."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Serial:
     name = "serial"
 
@@ -44,7 +52,7 @@ class Pool:
         self.workers = workers
         session_for(spec)  # built once here; forked workers start with it
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        self.ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
 
     def run(self, tasks: list[Task]):
         # two batches per worker: a slow batch does not leave the others idle for long
@@ -52,7 +60,13 @@ class Pool:
         return [r for f in futs for r in f.result()]
 
     def close(self) -> None:
+        # batches still running are not wanted any more (Ctrl-C, a time limit): end them
+        # now rather than let the interpreter wait for them at exit
+        procs = list(getattr(self.ex, "_processes", {}).values())
         self.ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
 
 
 class Ray:

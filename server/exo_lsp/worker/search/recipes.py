@@ -128,7 +128,10 @@ class Builder:
         self.calls.append(call)
 
     def fwd(self, c):
-        f = self.p.forward(c)
+        try:
+            f = self.p.forward(c)
+        except NotImplementedError as e:  # some ops (expand_dim) do not forward every cursor
+            raise RecipeFailed("node lost") from e
         if _is(f, "InvalidCursor"):
             raise RecipeFailed("node lost")
         return f
@@ -271,12 +274,21 @@ def materialize(b: Builder, stmt, targets: list[str]) -> None:
         last = b.fwd(defs[-1])
         b.do(f"fission({VAR}, {VAR}.find({_q(b.sel(last))}).after(), n_lifts={n})")
         # loops of the new producer nest its definition does not use: computed once
-        for l in enclosing_loops(b.fwd(defs[-1])):
-            if l.name() in targets and l.name() not in used:
-                try:
-                    b.do(f"remove_loop({VAR}, {_q(b.sel(l))})")
-                except RecipeFailed:
-                    pass
+        # (the loops are looked up again after each removal: the old cursors are stale)
+        skip: set[str] = set()
+        while True:
+            try:
+                last = b.fwd(defs[-1])
+            except RecipeFailed:
+                break
+            l = next((l for l in enclosing_loops(last)
+                      if l.name() in targets and l.name() not in used and l.name() not in skip), None)
+            if l is None:
+                break
+            try:
+                b.do(f"remove_loop({VAR}, {_q(b.sel(l))})")
+            except RecipeFailed:
+                skip.add(l.name())
 
 
 # ----------------------------------------------------------------------------- stage

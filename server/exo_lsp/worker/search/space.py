@@ -15,6 +15,7 @@ from typing import Callable
 from ..exo.cursors import cursor_at_path, node_path
 from ..queries.actions.enumerator import enumerate_candidates
 from ..queries.actions.nodes import _is, _parent_stmt, _q, _trip, _walk
+from . import accumulate as A
 from . import recipes as R
 from .session import VAR
 
@@ -30,7 +31,7 @@ ENUM_GROUPS = {"divide", "reorder", "unroll", "fission", "lift_alloc", "expand_d
 
 @dataclass
 class Action:
-    kind: str  # "offload", "block", "privatize", "unroll", "enum", "stop"
+    kind: str  # "accumulate", "finish", "offload", "block", "privatize", "unroll", "enum", "stop"
     label: str
     run: Callable
 
@@ -91,6 +92,45 @@ def _privatize(path, loop_path):
     return run
 
 
+def _accumulate(shape, path, mapping, block, factor, cpu_mems):
+    def run(b: R.Builder, rng: random.Random) -> None:
+        plan = A.Plan(block, factor, share=rng.random() < 0.75, privatize=rng.random() < 0.75,
+                      cpu_mem=rng.choice([None, *cpu_mems]))
+        calls, p = A.accumulate(b.s, b.p, path, shape, mapping, plan, b.base)
+        b.calls.extend(calls)
+        b.p = p
+
+    return run
+
+
+def _complete(shape, path, mapping, copies, cpu_mems):
+    def run(b: R.Builder, rng: random.Random) -> None:
+        plan = A.Plan(share=rng.random() < 0.75, privatize=rng.random() < 0.75, cpu_mem=rng.choice([None, *cpu_mems]))
+        calls, p = A.complete(b.s, b.p, path, shape, mapping, copies, plan, b.base)
+        b.calls.extend(calls)
+        b.p = p
+
+    return run
+
+
+def _finish(shapes):
+    def run(b: R.Builder, rng) -> None:
+        calls, p = A.finish(b.s, b.p, shapes, b.base)
+        b.calls.extend(calls)
+        b.p = p
+
+    return run
+
+
+def _cpu_memories(session, shapes) -> list[str]:
+    """Memories in scope the CPU can use for its temporaries: not an instruction's, not DRAM
+    (the default)."""
+    from exo import DRAM
+
+    taken = {m for sh in shapes for m in sh.memories}
+    return sorted(n for m, n in session.scope.memories.items() if m not in taken and m is not DRAM)
+
+
 def _unroll(path):
     def run(b: R.Builder, rng) -> None:
         b.do(f"unroll_loop({VAR}, {_q(b.sel(cursor_at_path(b.p, path)))})")
@@ -116,11 +156,20 @@ def actions_at(session, p) -> list[Action]:
     shapes = R.instr_shapes(session.scope)
     offloaded = _has_calls(p)
     if not offloaded:
+        cpu_mems = _cpu_memories(session, shapes)
         for sh in shapes:
             if not sh.reduce:  # compute instructions; loads/stores come with staging
                 continue
+            for path, mapping, copies in A.staged_choices(p, sh):
+                label = f"complete the accumulator in {sh.name} " + ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+                out.append(Action("accumulate", label + (f", copies {copies}" if copies else ""),
+                                  _complete(sh, path, mapping, copies, cpu_mems)))
             for path, mapping in R.tile_choices(p, sh):
                 label = f"offload to {sh.name} " + ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+                for block, factor in [(None, 1), *((v, f) for v in sh.lhs for f in (2, 4))]:
+                    acc = f"accumulate in {sh.name} " + ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+                    acc += f", {factor} accumulators along {mapping[block]}" if block else ""
+                    out.append(Action("accumulate", acc, _accumulate(sh, path, mapping, block, factor, cpu_mems)))
                 out.append(Action("offload", label, _offload(sh, path, mapping)))
                 for f in (2, 4):
                     out.append(Action("block", f"{label}, {f} accumulators", _block(sh, path, mapping, f)))
@@ -136,6 +185,8 @@ def actions_at(session, p) -> list[Action]:
         for s in _walk(p.body()):
             if _is(s, "ForCursor") and (_trip(s) or 99) <= 4 and any(_is(x, "CallCursor") for x in _walk(s.body())):
                 out.append(Action("unroll", f"unroll {s.name()}", _unroll(node_path(s))))
+    if shapes and any(_is(a, "AllocCursor") for a in _walk(p.body())):
+        out.append(Action("finish", "finish: instruction memory, replace, unroll copies", _finish(shapes)))
     nodes = [s for s in _walk(p.body())]
     try:
         cands = enumerate_candidates(p, nodes, False, session.scope)
@@ -156,7 +207,7 @@ def actions_at(session, p) -> list[Action]:
 
 # What a rollout draws: recipes much more often than single enumerator steps, which are
 # many and mostly neutral.
-WEIGHTS = {"offload": 40.0, "block": 10.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5, "stop": 6.0}
+WEIGHTS = {"accumulate": 60.0, "finish": 20.0, "offload": 10.0, "block": 5.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5, "stop": 6.0}
 
 
 def pick(actions: list[Action], rng: random.Random, exclude: set[int]) -> int | None:

@@ -1,0 +1,117 @@
+"""`exo-lsp search` on the command line: the progress it shows (rich bar on a terminal,
+plain lines elsewhere), its exact last line, and Ctrl-C keeping the best schedule found."""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+KERNELS = pathlib.Path(__file__).with_name("kernels.py")
+LAST = re.compile(r"^best: (\d+) cycles, (\d+\.\d\d)x over the algorithm, (\d+) evaluations, (\d+\.\d) s$")
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "server"), str(ROOT / "protocol"), env.get("PYTHONPATH", "")])
+    env.pop("FORCE_COLOR", None)
+    env["TERM"] = "dumb"
+    return env
+
+
+class _P:
+    def __init__(self, evaluations, seconds, cycles, speedup):
+        self.evaluations, self.seconds, self.best_cycles, self.best_speedup = evaluations, seconds, cycles, speedup
+
+
+def test_bar_on_a_terminal_shows_best_cycles_and_rate():
+    from exo_lsp.search_cli import _Bar
+
+    out = io.StringIO()
+    bar = _Bar(40, stream=out, force_terminal=True, width=140)
+    bar(_P(10, 4.0, 1234, 2.0))
+    bar.end()
+    text = out.getvalue()
+    assert "best: 1,234 cycles (2.00x)" in text and "2.50 evaluations/s" in text and "10/40" in text
+
+
+def test_bar_off_a_terminal_prints_plain_lines_on_improvement():
+    from exo_lsp.search_cli import _Bar
+
+    out = io.StringIO()
+    bar = _Bar(40, stream=out)
+    bar(_P(1, 1.0, None, None))
+    bar(_P(2, 2.0, 900, 3.0))
+    bar(_P(3, 2.5, 900, 3.0))  # nothing new, too soon: no line
+    bar.end()
+    lines = out.getvalue().splitlines()
+    assert lines == ["search 1/40 evaluations, best: none yet, 1.00 evaluations/s",
+                     "search 2/40 evaluations, best: 900 cycles (3.00x), 1.00 evaluations/s"]
+    assert "\x1b" not in out.getvalue()
+
+
+def test_summary_line_format():
+    from exo_lsp.search_cli import summary
+    from exo_lsp.worker.search.engine import Progress
+
+    p = Progress(evaluations=37, best_cycles=1680, best_speedup=20.657, seconds=12.34)
+    assert summary(p) == "best: 1680 cycles, 20.66x over the algorithm, 37 evaluations, 12.3 s"
+    assert summary(Progress()) == "best: none cycles, -x over the algorithm, 0 evaluations, 0.0 s"
+
+
+@pytest.mark.slow
+def test_non_tty_run_prints_progress_lines_and_the_exact_last_line(tmp_path):
+    out = tmp_path / "abt_searched.py"
+    r = subprocess.run([sys.executable, "-m", "exo_lsp", "search", str(KERNELS), "--proc", "abt", "--budget", "3",
+                        "--workers", "1", "--out", str(out)], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.splitlines()[-1]
+    m = LAST.match(last)
+    assert m, last
+    assert int(m.group(3)) == 3
+    progress = [line for line in r.stderr.splitlines() if line.startswith("search ")]
+    assert progress and progress[-1].startswith("search 3/3 evaluations, best: ")
+    assert "\x1b" not in r.stderr
+    assert f"{int(m.group(1)):,} cycles" in out.read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_best_found(tmp_path):
+    """SIGINT to the whole process group, as a terminal sends it: the search stops, writes
+    the best schedule found so far and ends with the summary line, no worker traceback."""
+    out = tmp_path / "matmul_searched.py"
+    proc = subprocess.Popen([sys.executable, "-m", "exo_lsp", "search", str(KERNELS), "--proc", "matmul_ab",
+                             "--budget", "500", "--workers", "2", "--out", str(out)], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        seen = []
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("search ") and "cycles" in line:
+                break
+        assert any("cycles" in line for line in seen), "".join(seen)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    stderr = "".join(seen) + stderr
+    assert proc.returncode == 0, stderr
+    m = LAST.match(stdout.splitlines()[-1])
+    assert m, stdout
+    assert 1 <= int(m.group(3)) < 500
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert f"{int(m.group(1)):,} cycles" in out.read_text()
