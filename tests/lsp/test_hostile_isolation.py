@@ -314,7 +314,13 @@ async def test_a_timeout_deep_inside_exo_is_on_the_line_that_called_the_op(clien
     # Exo's passes recurse deeper than the 100 frames of the crash dump
     uri, status = await open_script(client, tmp_path / "deep.py", deep_sum_script())
     assert status["state"] == "errors"
-    [d] = client.diagnostics[uri]
+    diags = client.diagnostics[uri]
+    # the loop's `simplify` changes nothing after its first run: when the limit lets it run more
+    # than once (a fast machine), that warning is there too, and rightly
+    others = [x for x in diags if x.code != "timeout"]
+    assert all(x.severity == lsp.DiagnosticSeverity.Warning and "`simplify` changed nothing" in x.message
+               for x in others), [(rng(x), x.message) for x in diags]
+    [d] = [x for x in diags if x.code == "timeout"]
     assert d.message.startswith("the script ran longer than 4 s (it was at line 13) and was stopped; the ")
     # the op call on that line the limit caught: simplify(...) or the rename(...) inside it
     assert rng(d) in ((12, 8, 12, 36), (12, 17, 12, 35)) and d.code == "timeout", rng(d)
