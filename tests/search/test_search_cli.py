@@ -115,3 +115,53 @@ def test_ctrl_c_keeps_the_best_found(tmp_path):
     assert 1 <= int(m.group(3)) < 500
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert f"{int(m.group(1)):,} cycles" in out.read_text()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in pathlib.Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (pathlib.Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_pool_workers_end_with_a_search_killed_outright(tmp_path):
+    """SIGKILL runs no clean-up in the search: its pool workers must not live on (they did)."""
+    proc = subprocess.Popen([sys.executable, "-m", "exo_lsp", "search", str(KERNELS), "--proc", "matmul_ab",
+                             "--budget", "500", "--workers", "2", "--out", str(tmp_path / "x.py")], cwd=ROOT,
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        assert len(workers) >= 2, "the pool never started"
+        time.sleep(1.0)  # the workers are past their initializer
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        left = [w for w in workers if _alive(w)]
+    finally:
+        for w in workers:
+            try:
+                os.kill(w, signal.SIGKILL)
+            except OSError:
+                pass
+    assert left == []

@@ -24,10 +24,28 @@ def _chunks(tasks: list[Task], n: int) -> list[list[Task]]:
 
 def _ignore_sigint() -> None:
     """Ctrl-C reaches the whole process group: the search (in the parent) stops and keeps
-    its best; workers must not die with a traceback each."""
+    its best; workers must not die with a traceback each. A parent killed outright (SIGTERM,
+    SIGKILL) runs no clean-up: the kernel ends its workers then (Linux's parent-death
+    signal), or they would live on, simulating for nobody."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(signal.SIGKILL)
+
+
+def _die_with_parent(sig: int) -> None:
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 class Serial:
