@@ -307,14 +307,15 @@ class Suggestions:
     # ------------------------------------------------------------------ results
 
     def estimate(self, uri: str, version, step: int | None, call: str) -> tuple[int, float | None] | None:
-        """(cycles, speedup) of the best schedule found whose first step is `call` alone."""
+        """(cycles, speedup) of the best schedule found that starts with `call`: a ranked step
+        that is `call`, or a recipe or whole schedule whose first call it is."""
         job = self.jobs.get(uri)
         if job is None or job.version != version or job.step != step or job.result is None or job.state == "stale":
             return None
-        for a in job.result.actions:
-            if a.cycles is not None and len(a.calls) == 1 and a.calls[0] == rename_var(call, job.var, "p"):
-                return a.cycles, a.speedup
-        return None
+        mine = rename_var(call, job.var, "p")
+        found = [(x.cycles, x.speedup) for x in (*job.result.actions, *job.result.schedules)
+                 if x.cycles is not None and x.calls and x.calls[0] == mine]
+        return min(found, key=lambda f: f[0]) if found else None
 
     async def insert(self, args: m.SuggestInsertArgs) -> m.SuggestInsertResult:
         job = self.jobs.get(args.uri)
