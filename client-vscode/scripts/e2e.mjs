@@ -109,7 +109,7 @@ function prepare(name, run) {
     // The JSON-RPC traffic lands in artifacts/vscode/<run>/Exo.log.
     "exo.trace.server": "messages",
     // Exo: Suggest Schedule simulates this many procs (conv1d: a few seconds each here).
-    "exo.suggest.budget": 6,
+    "exo.suggest.budget": 12,
   };
   if (run.workspacePython || run.userPython) {
     user["exo.python"] = run.python;

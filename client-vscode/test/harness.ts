@@ -123,6 +123,7 @@ export const EXO_COMMANDS = [
   "exo.showC",
   "exo.diffPrevious",
   "exo.compileAndSimulate",
+  "exo.suggestSchedule",
   "exo.restartServer",
 ];
 
