@@ -28,7 +28,8 @@ from lsprotocol import types as lsp
 from exo_lsp_protocol import messages as m
 
 from ..shared import framing as ipc
-from ..shared.contract import SearchParams, SearchResult
+from ..shared.contract import RankedAction, SearchParams, SearchResult
+from ..shared.positions import col_len
 from .features.actions import Insertion, eligible_vars, script_info, workspace_edit
 from .features.show import client_can, show_document
 from .suggest_text import markdown, rename_var, schedule_lines, step_lines
@@ -71,7 +72,7 @@ class Suggestions:
         self.ls = ls
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, WorkerClient] = {}
-        self._killers: set[asyncio.Task] = set()
+        self._background_tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ start
 
@@ -168,7 +169,7 @@ class Suggestions:
     def _update(self, job: Job, result: SearchResult) -> None:
         job.result = result
         if job.progress_started and job.state == "running":
-            best = result.actions[0] if result.actions and result.actions[0].cycles else None
+            best = best_action(result)
             text = f"{result.evaluations}/{job.args.budget} evaluations"
             if best is not None:
                 text += f", best {best.cycles:,} cycles ({best.speedup:.1f}x)"
@@ -233,8 +234,7 @@ class Suggestions:
     def _end_progress(self, job: Job) -> None:
         if job.progress_started:
             job.progress_started = False
-            r = job.result
-            best = r.actions[0] if r and r.actions and r.actions[0].cycles else None
+            best = best_action(job.result)
             text = job.state + (f": best {best.cycles:,} cycles ({best.speedup:.1f}x)" if best else "")
             self.ls.work_done_progress.end(job.token, lsp.WorkDoneProgressEnd(message=text))
 
@@ -252,9 +252,7 @@ class Suggestions:
         w, rid = job.worker, job.request_id
         if w is not None and rid is not None:
             w.cancel(rid)
-            task = asyncio.get_running_loop().create_task(self._kill_if_stuck(job, w))
-            self._killers.add(task)
-            task.add_done_callback(self._killers.discard)
+            self._in_background(self._kill_if_stuck(job, w))
         elif job.task is not None and not job.task.done():
             job.task.cancel()  # still starting its worker
         self._end_progress(job)
@@ -293,9 +291,13 @@ class Suggestions:
         self.jobs.pop(uri, None)
         w = self.workers.pop(uri, None)
         if w is not None:
-            task = asyncio.get_running_loop().create_task(w.shutdown())
-            self._killers.add(task)
-            task.add_done_callback(self._killers.discard)
+            self._in_background(w.shutdown())
+
+    def _in_background(self, coro) -> None:
+        # the loop keeps only weak references to tasks: hold them until they end
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
 
     async def shutdown(self) -> None:
         for uri in list(self.jobs):
@@ -335,7 +337,7 @@ class Suggestions:
         ins = job.insertion
         lines = text.splitlines()
         if ins.line >= len(lines) and not text.endswith("\n"):
-            pos = lsp.Position(line=max(0, len(lines) - 1), character=_col_len(lines[-1]) if lines else 0)
+            pos = lsp.Position(line=max(0, len(lines) - 1), character=col_len(lines[-1]) if lines else 0)
             insert, at = "\n" + new_text.rstrip("\n"), len(lines)
         else:
             pos = lsp.Position(line=ins.line, character=0)
@@ -367,6 +369,14 @@ class Suggestions:
         os.replace(tmp, file)
 
 
+def best_action(result: SearchResult | None) -> RankedAction | None:
+    """The first ranked next step, if a correct schedule was found through it (the ranking
+    puts those first)."""
+    if result is None or not result.actions or not result.actions[0].cycles:
+        return None
+    return result.actions[0]
+
+
 def _pick_step(trace, args: m.SuggestArgs):
     """The step a search starts after: `args.step`, or the last top-level step that ran
     whose call is on or above `args.line`."""
@@ -389,8 +399,3 @@ def _fresh_name(text: str, base: str) -> str:
         name, k = f"{base}{k}", k + 1
     return name
 
-
-def _col_len(s: str) -> int:
-    from ..shared.positions import col_len
-
-    return col_len(s)

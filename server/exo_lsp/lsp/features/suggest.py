@@ -19,6 +19,8 @@ LENS_TITLE = "Suggest schedule"
 
 def lenses(ls, uri: str) -> list[lsp.CodeLens]:
     """One lens per top-level scheduling line of the script's current trace."""
+    from ..suggest import best_action
+
     trace = ls.trace_for(uri)
     if trace is None or uri.startswith(("exo-proc:", "exo-c:")):
         return []
@@ -31,7 +33,7 @@ def lenses(ls, uri: str) -> list[lsp.CodeLens]:
         title = LENS_TITLE
         job = ls.suggestions.jobs.get(uri)
         if job is not None and job.step == s.index and job.result is not None and job.state != "stale":
-            best = job.result.actions[0] if job.result.actions and job.result.actions[0].cycles else None
+            best = best_action(job.result)
             if best is not None:
                 title += f" ({job.state}: best {best.cycles:,} cycles, {best.speedup:.1f}x)"
         out.append(lsp.CodeLens(range=lsp.Range(start=at, end=at),
