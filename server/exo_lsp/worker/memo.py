@@ -14,7 +14,7 @@ import inspect
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .exo import cursors, procs
 
@@ -23,6 +23,17 @@ KEEP_RUNS = 3  # a run may reuse entries made by any of the previous few runs
 
 class Unkeyable(Exception):
     """An argument we cannot key soundly (e.g. an arbitrary object): do not memoize."""
+
+
+class OpRecord(NamedTuple):
+    """What the tracer keeps with a memoised op (``Entry.extra``) to replay it on a hit."""
+
+    targets: list  # what its arguments selected
+    changed: Any  # whether it changed the proc (None: it failed)
+    children: list  # its nested steps (nested.Child)
+    resolved: dict  # its resolved arguments
+    failed_param: str | None  # the argument that failed to resolve, if one did
+    printed: str  # what it printed (replace's "Failed to unify")
 
 
 @dataclass

@@ -203,10 +203,9 @@ class Tracer:
             if isinstance(e.value, BaseException):
                 del self.ops.entries[key]  # its message may name old lines: run it again
             else:
-                targets, changed, children, *rest = e.extra
                 # (origins name files as _origin does)
-                nested.move_targets(children, move)
-                e.extra = ([move(t) for t in targets], changed, children, *rest)
+                nested.move_targets(e.extra.children, move)
+                e.extra = e.extra._replace(targets=[move(t) for t in e.extra.targets])
 
     def _retain_handles(self) -> None:
         live: set[int] = set()
@@ -439,7 +438,7 @@ class _ScriptRun:
             call.looked_up = True
             entry = self.t.ops.get(call.key)
             if entry is not None:
-                call.rt.resolved, call.rt.failed_param = entry.extra[3:5]
+                call.rt.resolved, call.rt.failed_param = entry.extra.resolved, entry.extra.failed_param
                 call.entry = entry
                 call.step.cached = True
                 return True, entry.value
@@ -468,9 +467,10 @@ class _ScriptRun:
             return
         children: list[nested.Child] = []
         if call.entry is not None:
-            targets, changed, replayed = call.entry.extra[:3]
-            nested.replay(self, step, replayed, StepRuntime)
-            self.out.write(call.entry.extra[5])  # what it printed (replace's "Failed to unify")
+            record: memo.OpRecord = call.entry.extra
+            targets, changed = record.targets, record.changed
+            nested.replay(self, step, record.children, StepRuntime)
+            self.out.write(record.printed)
         else:
             children = nested.capture(self, step) if call.key is not None else []
             targets = self._targets(rt.resolved, rt.op) if rt.failed_param is None else []
@@ -483,7 +483,8 @@ class _ScriptRun:
             if call.entry is None and call.key is not None:
                 # an argument that failed to resolve fails the same way on the same raw
                 # arguments (a helper's `try: reorder_stmts(p, c.expand(1, 0))` loop end)
-                self.t.ops.put(call.key, exc, (targets, None, children, rt.resolved, rt.failed_param, self._printed(call)), call.pins)
+                record = memo.OpRecord(targets, None, children, rt.resolved, rt.failed_param, self._printed(call))
+                self.t.ops.put(call.key, exc, record, call.pins)
         else:
             step.ok = True
             if procs.is_procedure(result):
@@ -494,7 +495,8 @@ class _ScriptRun:
                 self.algorithms[step.proc_out] = self.algorithms.get(step.proc_in, self.t.registry.get(step.proc_in))
             step.changed = changed
             if call.entry is None and call.key is not None:
-                self.t.ops.put(call.key, result, (targets, changed, children, rt.resolved, None, self._printed(call)), call.pins)
+                record = memo.OpRecord(targets, changed, children, rt.resolved, None, self._printed(call))
+                self.t.ops.put(call.key, result, record, call.pins)
         if call.entry is not None:
             self.cached_steps += 1
         self._update_parent(step)
