@@ -218,3 +218,17 @@ def test_ir_classes_are_checked_as_plain_types_only_while_installed(exo_as_it_co
     assert calls == []  # not one went through ABCMeta's checks
     speedups.uninstall_speedups()
     assert type(LoopIR.Read) is abc.ABCMeta and answers() == as_it_comes
+
+
+def test_ir_text_is_formatted_once_per_raw_text_only_while_installed(exo_as_it_comes):
+    from exo.core import LoopIR_pprint
+
+    original = LoopIR_pprint._format_code
+    speedups.install_speedups()
+    assert LoopIR_pprint._format_code is speedups._memoised_format_code
+    raw = "x   +  (y*2)"
+    formatted = LoopIR_pprint._format_code(raw)
+    assert formatted == original(raw) == "x + (y * 2)"
+    assert speedups.FORMAT_MEMO.get(raw) == formatted
+    speedups.uninstall_speedups()
+    assert LoopIR_pprint._format_code is original and not speedups.FORMAT_MEMO

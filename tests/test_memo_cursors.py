@@ -79,6 +79,10 @@ def test_an_unchanged_text_reruns_no_op_and_no_lookup(tracer, monkeypatch):
 def test_library_helpers_lookups_are_memoised_too(tracer, monkeypatch):
     # stdlib's replace_all tries `proc.find("... #i")` until one fails: those finds run
     # from Exo's frames, not the script's, and are answered from the memo all the same
+    # (when the call is not memoised whole as a unit: tests/test_memo_units.py)
+    from exo_lsp.worker import unit_memo
+
+    monkeypatch.setattr(unit_memo.RunUnits, "begin", lambda *a: None)
     text = COPY.read_text()
     tracer.run(str(COPY), text, 1)
     calls = _count_matching(monkeypatch)

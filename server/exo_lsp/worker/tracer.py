@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 import msgspec
 
-from .exo import check_version, cursors, exprargs, hooks, ops, patterns, printing, procs, speedups
-from . import callsites, lookup_memo, memo, nested, run_keys
+from .exo import check_version, cursors, exprargs, hooks, library_units, ops, patterns, printing, procs, speedups
+from . import callsites, lookup_memo, memo, nested, run_keys, unit_memo
 from .problems import ProblemBuilder
 from ..shared.positions import LineIndex, line_moves
 from ..shared.trace import Argument, Location, MemoryDef, Position, ProcDef, Range, Step, Target, Trace, norm_path
@@ -131,6 +131,7 @@ class Tracer:
         self.ops = memo.MemoTable()
         self.procs = memo.MemoTable()
         self.lookup_table = memo.MemoTable()  # cursor lookups (lookup_memo.py)
+        self.unit_table = memo.MemoTable()  # library functions the script calls (unit_memo.py)
         self.registry = ProcRegistry()
         self.runs: dict[str, RunState] = {}
         self.texts: dict[str, str] = {}  # path -> the text the memoised source positions are in
@@ -154,7 +155,7 @@ class Tracer:
     ) -> RunState:
         hooks.install_hooks()  # idempotent; something may have taken them off since
         speedups.forget_analyses()  # their procs are the last run's
-        tables = (self.ops, self.procs, self.lookup_table)
+        tables = (self.ops, self.procs, self.lookup_table, self.unit_table)
         if not use_memo:
             for table in tables:
                 table.clear()
@@ -191,9 +192,8 @@ class Tracer:
         if moves is None:
             # too large an edit to follow: old positions cannot be trusted, so nothing
             # memoised from this script is reused (the run is a cold one)
-            self.ops.clear()
-            self.procs.clear()
-            self.lookup_table.clear()
+            for table in (self.ops, self.procs, self.lookup_table, self.unit_table):
+                table.clear()
             return
         if not moves or not hooks.move_source_lines(self.srcinfos.get(path, ()), moves):
             return
@@ -248,6 +248,7 @@ class _ScriptRun:
         self.namespace: dict[str, Any] = {}
         self.out = io.StringIO()  # the script's output (execute makes it)
         self.lookup_memo = lookup_memo.RunLookups(self, tracer.lookup_table)  # the hooks ask it
+        self.units = unit_memo.RunUnits(self, tracer.unit_table)  # the library wrappers ask it
 
     # ------------------------------------------------------------ running
 
@@ -567,8 +568,8 @@ class _ScriptRun:
     def _helper_parent(self, frame) -> Step | None:
         """A primitive called from library code: the step of the script's call into it."""
         inner, f = None, frame
-        while f is not None and not self._in_script(f):
-            inner, f = f, f.f_back
+        while f is not None and not self._in_script(f):  # (a unit wrapper is not the helper)
+            inner, f = inner if library_units.is_unit_frame(f) else f, f.f_back
         if f is None or inner is None:
             return None
         known = self.helper_parents.get(id(inner))

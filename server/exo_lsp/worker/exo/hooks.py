@@ -26,6 +26,8 @@ from exo.frontend.pyparser import Parser
 from exo.frontend.pyparser import get_ast_from_python as _get_ast
 from exo.rewrite import LoopIR_unification as _unification
 
+from . import library_units
+
 AtomicSchedulingOp = _sched.AtomicSchedulingOp
 Procedure = _api.Procedure
 
@@ -506,6 +508,7 @@ def install_hooks() -> None:
     _pyparser.SrcInfo = _TrackedSrcInfo
     install_lookup_hooks()
     _install_method_hooks()
+    library_units.install()
 
 
 def uninstall_hooks() -> None:
@@ -520,3 +523,4 @@ def uninstall_hooks() -> None:
     _patched_modules.clear()
     uninstall_lookup_hooks()
     _uninstall_method_hooks()
+    library_units.uninstall()
