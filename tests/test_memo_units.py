@@ -69,3 +69,28 @@ def test_a_call_that_changes_a_non_list_argument_or_returns_an_object_is_not_kep
     assert unit_memo._plain_result((1, "a", None, [2]))
     assert not unit_memo._plain_result(object())
     assert not unit_memo._plain_result({"a": 1})
+
+
+def test_a_library_call_that_raises_raises_the_same_and_is_not_kept(tmp_path):
+    # the script catches the library's error: it must see that error, not one of ours
+    script = tmp_path / "catches.py"
+    script.write_text(
+        "from exo import proc, SchedulingError\n"
+        "from exo.stdlib.scheduling import *\n"
+        "\n"
+        "@proc\n"
+        "def zero(n: size, x: f32[n]):\n"
+        "    for i in seq(0, n):\n"
+        "        x[i] = 0.0\n"
+        "\n"
+        "try:\n"
+        '    p = lift_if(zero, zero.find_loop("i"))\n'
+        "except SchedulingError as e:\n"
+        '    print("caught", type(e).__name__)\n'
+    )
+    t = Tracer()
+    for _ in range(2):
+        state = t.run(str(script), script.read_text(), None)
+        assert state.trace.ok, state.trace.problems
+        assert state.trace.output == "caught SchedulingError\n"
+    assert not t.unit_table.entries

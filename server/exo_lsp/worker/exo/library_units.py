@@ -53,12 +53,8 @@ def wrap(f: types.FunctionType) -> Callable:
             return _wrapped_result(f(*args, **kwargs))
         if call.entry is not None:
             return units.replay(call)
-        try:
-            result = f(*args, **kwargs)
-        except BaseException:
-            units.abandon(call)
-            raise
-        return _wrapped_result(units.end(call, result))
+        # one that raises is not kept: its error goes to the script as it came
+        return _wrapped_result(units.end(call, f(*args, **kwargs)))
 
     unit.__exo_lsp_unit__ = f
     _wrappers[f] = unit
