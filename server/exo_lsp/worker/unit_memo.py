@@ -14,10 +14,11 @@ function of:
   lines), so each script frame's call position and text are in the key.
 
 A hit returns the last run's result and appends the steps recorded under the call again,
-marked cached, exactly as a cold run shows them. Not memoised (it just runs): a call made
-while an op is open, one that raised, one whose arguments it changed, one whose result is
-not a proc, cursor or plain value, and one during which the script's own code ran
-(a lookup it wrote, a ``@proc`` defined, a step it wrote).
+marked cached, exactly as a cold run shows them; a list argument the call changed (Exo's
+``vectorize`` appends to its ``rules``) is left as the call left it. Not memoised (it just
+runs): a call made while an op is open, one that raised, one that changed any other
+argument, one whose result is not a proc, cursor or plain value, and one during which the
+script's own code ran (a lookup it wrote, a ``@proc`` defined, an op it called).
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ class RunUnits:
             (len(run.lookups), len(run.defined), len(run.unmemoised)) != call.marks
             or not _plain_result(result)
             or any(s.parent is not None and s.parent < call.base for s in steps)
+            # an op at the top level was called by the script's code (a callback), not the library's
+            or any(s.parent is None and run.runtime[s.index].op is not None for s in steps)
         ):
             return result
         mutated = self._mutated(call)
