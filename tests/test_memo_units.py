@@ -77,6 +77,7 @@ def test_a_library_call_that_raises_raises_the_same_and_is_not_kept(tmp_path):
     script.write_text(
         "from exo import proc, SchedulingError\n"
         "from exo.stdlib.scheduling import *\n"
+        "from exo.stdlib.higher_order import attempt\n"
         "\n"
         "@proc\n"
         "def zero(n: size, x: f32[n]):\n"
@@ -94,3 +95,32 @@ def test_a_library_call_that_raises_raises_the_same_and_is_not_kept(tmp_path):
         assert state.trace.ok, state.trace.problems
         assert state.trace.output == "caught SchedulingError\n"
     assert not t.unit_table.entries
+
+
+def test_closures_a_factory_returns_are_not_kept_for_the_worker_s_life(tmp_path):
+    # `attempt(lift_alloc)` is a new closure every call, holding what it closes over: a
+    # registry of wrappers keyed by function would keep each one (and its procs) forever
+    from exo_lsp.worker.exo import library_units
+
+    script = tmp_path / "factories.py"
+    script.write_text(
+        "from exo import proc\n"
+        "from exo.stdlib.scheduling import *\n"
+        "from exo.stdlib.higher_order import attempt\n"
+        "\n"
+        "@proc\n"
+        "def zero(n: size, x: f32[n]):\n"
+        "    for i in seq(0, n):\n"
+        "        x[i] = 0.0\n"
+        "\n"
+        "p = zero\n"
+        "for k in range(5):\n"
+        "    p = attempt(simplify)(p)\n"
+    )
+    t = Tracer()
+    t.run(str(script), script.read_text(), None)  # loads exo.stdlib: its functions wrapped once
+    before = len(library_units._wrappers)
+    edited = script.read_text().replace("range(5)", "range(7)")  # new closures, not replayed
+    state = t.run(str(script), edited, None)
+    assert state.trace.ok, state.trace.problems
+    assert len(library_units._wrappers) == before

@@ -37,32 +37,32 @@ def _observer():
 
 
 def wrap(f: types.FunctionType) -> Callable:
-    """The unit wrapper of a library function (the same wrapper for the same function)."""
+    """The unit wrapper of a module-level library function (one per function)."""
     known = _wrappers.get(f)
-    if known is not None:
-        return known
+    if known is None:
+        known = _wrappers[f] = _unit_of(f)
+    return known
 
+
+def _unit_of(f: types.FunctionType) -> Callable:
     @functools.wraps(f)
     def unit(*args, **kwargs):
         obs = _observer()
         units = getattr(obs, "units", None) if obs is not None else None
-        if units is None:
+        call = units.begin(f, args, kwargs, sys._getframe(1)) if units is not None else None
+        if call is None:  # not the script's call, or not one that can be kept
             return f(*args, **kwargs)
-        call = units.begin(f, args, kwargs, sys._getframe(1))
-        if call is None:
-            return _wrapped_result(f(*args, **kwargs))
         if call.entry is not None:
             return units.replay(call)
         # one that raises is not kept: its error goes to the script as it came
         return _wrapped_result(units.end(call, f(*args, **kwargs)))
 
     unit.__exo_lsp_unit__ = f
-    _wrappers[f] = unit
     return unit
 
 
 # the code object every wrapper shares (one closure per function, one code)
-_UNIT_CODE = next(c for c in wrap.__code__.co_consts if isinstance(c, types.CodeType) and c.co_name == "unit")
+_UNIT_CODE = next(c for c in _unit_of.__code__.co_consts if isinstance(c, types.CodeType) and c.co_name == "unit")
 
 
 def is_unit_frame(frame) -> bool:
@@ -76,9 +76,10 @@ def library_function(value: Any) -> bool:
 
 
 def _wrapped_result(value: Any) -> Any:
-    # a factory's result (``repeat(lift_alloc)``, ``apply(op)``) is a library closure the
-    # script calls next: a unit too
-    return wrap(value) if library_function(value) and not hasattr(value, "__exo_lsp_unit__") else value
+    # a factory's result the script got (``attempt(lift_alloc)``) is a library closure it
+    # calls next: a unit too (a new one each time: not kept in _wrappers, which would hold
+    # every closure, and the procs in its cells, for the worker's life)
+    return _unit_of(value) if library_function(value) and not hasattr(value, "__exo_lsp_unit__") else value
 
 
 def wrap_module(mod: types.ModuleType) -> None:
