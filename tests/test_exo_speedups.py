@@ -232,3 +232,51 @@ def test_ir_text_is_formatted_once_per_raw_text_only_while_installed(exo_as_it_c
     assert speedups.FORMAT_MEMO.get(raw) == formatted
     speedups.uninstall_speedups()
     assert LoopIR_pprint._format_code is original and not speedups.FORMAT_MEMO
+
+
+def test_ir_nodes_built_with_inline_checks_are_the_same_and_fail_the_same(exo_as_it_comes):
+    from exo.core.LoopIR import UAST, T, LoopIR
+    from exo.core.prelude import SrcInfo, Sym
+    from exo.rewrite import new_eff
+
+    here = SrcInfo("x.py", 1)
+    i = Sym("i")
+    zero = LoopIR.Const(0, T.index, here)
+    one = UAST.Const(1, here)
+    body = [LoopIR.Pass(here)]
+    good = [
+        lambda: LoopIR.For(i, zero, zero, body, LoopIR.Seq(), here),
+        lambda: LoopIR.Const(1.5, T.f32, here),  # an `object` field
+        lambda: LoopIR.Assign(i, T.f32, [zero], zero, here),
+        lambda: UAST.Interval(one, None, here),  # optional fields
+        lambda: UAST.Interval(None, one, here),
+        lambda: new_eff.LS.Empty(),
+    ]
+    bad = [
+        lambda: LoopIR.For(i, 3, zero, body, LoopIR.Seq(), here),  # not a node
+        lambda: LoopIR.For(i, None, zero, body, LoopIR.Seq(), here),  # None in a required field
+        lambda: LoopIR.For(i, zero, zero, [3], LoopIR.Seq(), here),  # a list of the wrong items
+        lambda: LoopIR.For(i, zero, zero, [None], LoopIR.Seq(), here),
+        lambda: LoopIR.For(i, zero, zero, tuple(body), LoopIR.Seq(), here),  # not a list
+        lambda: LoopIR.Const(None, T.f32, here),  # None where the type is `object`
+        lambda: UAST.Interval(zero, None, here),  # a LoopIR node where a UAST one belongs
+    ]
+
+    def outcomes():
+        built = [(str(f()), repr(f())) for f in good]
+        failed = []
+        for f in bad:
+            with pytest.raises(Exception) as e:
+                f()
+            failed.append((type(e.value), str(e.value)))
+        return built, failed
+
+    as_it_comes = outcomes()
+    original = vars(LoopIR.For)["__init__"]
+    speedups.install_speedups()
+    assert vars(LoopIR.For)["__init__"] is not original  # the inline checks are on
+    assert outcomes() == as_it_comes
+    node = good[0]()
+    assert node.body == body and node.body is not body  # the list is the node's own, as before
+    speedups.uninstall_speedups()
+    assert vars(LoopIR.For)["__init__"] is original

@@ -22,6 +22,8 @@ them do not depend on the input and are cut here, each leaving results unchanged
   worker). The shim lists frames without reading sources; Exo only uses their frames,
   and takes file and line from ``inspect.getframeinfo`` of the one it picks.
 * ``isinstance`` on IR nodes: plain type checks instead of ABCMeta's (see below).
+* Building IR nodes: each field's type checked inline, not through two validator calls
+  (``fast_init.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, Callable
 import exo
 
 from ...shared.lru import LRU
+from .fast_init import install_fused_init, uninstall_fused_init
 
 SchedulingError = exo.SchedulingError
 
@@ -388,6 +391,7 @@ def install_speedups() -> None:
     install_stack_shim()
     install_str_memo()
     install_plain_isinstance()
+    install_fused_init(_adt_classes())
 
 
 def uninstall_speedups() -> None:
@@ -397,3 +401,4 @@ def uninstall_speedups() -> None:
     uninstall_stack_shim()
     uninstall_str_memo()
     uninstall_plain_isinstance()
+    uninstall_fused_init()
