@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     sp.add_argument("--workers", type=int, default=0, help="worker processes (default: all cores; 1: none)")
     sp.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                     help="evaluate on Ray: a local Ray, or join the cluster at ADDRESS")
-    sp.add_argument("--strategy", choices=["beam", "greedy", "random"], default="beam")
+    sp.add_argument("--strategy", choices=["evolve", "beam", "greedy", "random"], default="evolve")
     sp.add_argument("--out", help="write the schedule script here (default: print it)")
     sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
 

@@ -1,6 +1,6 @@
 """A schedule search for the editor (``SearchParams``), run in a worker of its own.
 
-The search itself is ``worker/search`` (beam search with rollouts, scored by the RVM
+The search itself is ``worker/search`` (evolution over complete schedules, scored by the RVM
 simulator). This handler watches the results as they come, per task, to rank the *first*
 actions from the start by the best complete schedule found through each, keep the best
 whole schedules, stream both to the server (``QueryPartial``), and stop when the server
@@ -79,7 +79,7 @@ class Ranking:
                 self.roots[r.child] = dict(label=str(r.labels[0]), calls=[str(c) for c in r.child], cycles=None, speedup=None,
                                            evaluations=0, schedule=[], labels=[], order=len(self.roots))
             return r.child
-        # a deeper prefix starts with one of the first actions (the beam only extends those)
+        # a deeper prefix starts with one of the first actions (schedules are bred from those)
         best = None
         for root in self.roots:
             if len(root) <= len(r.calls) and r.calls[: len(root)] == root and (best is None or len(root) > len(best)):

@@ -1,9 +1,15 @@
 """Search strategies over schedules, all scored by complete schedules' simulated cycles.
 
-* ``beam`` (ours): a beam of prefixes; each is extended by several children (one action
-  each) and every child is judged by seeded random *rollouts* to a complete schedule, not
-  by its own cycles: a half-done schedule (tiles staged, nothing offloaded yet) is slower
-  than the algorithm and would mislead a greedy judge (Ansor's and ProTuner's lesson).
+* ``evolve`` (ours, the default): evolution over complete schedules, Ansor's way. Every
+  candidate is a whole schedule, so none is judged by a half-done proc's cycles; the best
+  found so far are the parents. A child keeps a parent's first actions and either draws
+  the same actions again with new parameters (staging levels, accumulators, which loop to
+  block: a recipe's parameters are where most of the cycles are) or draws new actions after
+  them; a share of every batch is new random schedules, so it explores as random search does.
+* ``beam``: a beam of prefixes; each is extended by several children (one action each) and
+  every child is judged by seeded random *rollouts* to a complete schedule, not by its own
+  cycles: a half-done schedule (tiles staged, nothing offloaded yet) is slower than the
+  algorithm and would mislead a greedy judge (Ansor's and ProTuner's lesson).
 * ``greedy``: extend by the child with the best immediate cycles.
 * ``random``: independent random schedules from the start.
 
@@ -23,6 +29,7 @@ from typing import Callable
 from .rollout import Result, Task
 
 MAX_ACTIONS = 4  # actions in a schedule (a recipe is one action of many calls)
+STRATEGIES = ("evolve", "beam", "greedy", "random")
 
 
 @dataclass
@@ -78,7 +85,7 @@ def _seed(*parts) -> int:
     return random.Random("/".join(map(str, parts))).getrandbits(48)
 
 
-def search(backend, *, strategy: str = "beam", budget: int = 200, seed: int = 0, time_limit: float | None = None,
+def search(backend, *, strategy: str = "evolve", budget: int = 200, seed: int = 0, time_limit: float | None = None,
            on_progress: Callable | None = None, beam: int = 3, children: int = 4, rollouts: int = 2) -> Progress:
     t0 = time.perf_counter()
     tr = Tracker(budget, on_progress, t0, time_limit)
@@ -89,8 +96,12 @@ def search(backend, *, strategy: str = "beam", budget: int = 200, seed: int = 0,
             _random(backend, tr, seed)
         elif strategy == "greedy":
             _greedy(backend, tr, seed, children * beam)
-        else:
+        elif strategy == "beam":
             _beam(backend, tr, seed, beam, children, rollouts)
+        elif strategy == "evolve":
+            _evolve(backend, tr, seed)
+        else:
+            raise ValueError(f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
     except KeyboardInterrupt:
         tr.p.stopped = "interrupted"
     tr.p.seconds = time.perf_counter() - t0
@@ -149,3 +160,45 @@ def _beam(backend, tr: Tracker, seed: int, width: int, children: int, rollouts: 
             # a child is as good as the best complete schedule found through it
             beam = sorted(order, key=lambda c: (score[c], order.index(c)))[:width]
         restart += 1
+
+
+BATCH = 8  # tasks per round: four per worker on two cores
+PARENTS = 4  # the best schedules found so far breed
+EXPLORE = 0.25  # share of a round that is new random schedules
+STALE_ROUNDS = 25  # rounds that found no new proc: the reachable space is exhausted
+
+
+def _evolve(backend, tr: Tracker, seed: int) -> None:
+    rng = random.Random(_seed(seed, "evolve"))
+    found: dict[tuple[str, ...], tuple[int, tuple[str, ...], tuple[int, ...]]] = {}  # calls -> (cycles, labels, bounds)
+    stale = 0
+    k = 0
+    while not tr.done():
+        parents = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))[:PARENTS]
+        tasks = []
+        # no more tasks than the budget can still count (a repeat counts nothing)
+        for i in range(min(BATCH, tr.budget - tr.p.evaluations)):
+            s = _seed(seed, "evolve", k, i)
+            if not parents or rng.random() < EXPLORE:
+                tasks.append(Task((), s, MAX_ACTIONS))
+                continue
+            # the best parent most often: rank r is drawn with weight 1/(r+1)
+            calls, (_, labels, bounds) = rng.choices(parents, weights=[1 / (r + 1) for r in range(len(parents))])[0]
+            n = len(labels)
+            if rng.random() < 0.5 or n == MAX_ACTIONS:
+                # the same actions from the j-th on, their parameters drawn again
+                j = rng.randrange(n)
+                tasks.append(Task(calls[: bounds[j - 1]] if j else (), s, MAX_ACTIONS - j, plan=tuple(labels[j:])))
+            else:
+                # keep the first j actions (at least one), draw what follows
+                j = rng.randint(1, n)
+                tasks.append(Task(calls[: bounds[j - 1]], s, MAX_ACTIONS - j))
+        k += 1
+        before = tr.p.evaluations
+        used = tr.take(backend.run(tasks))
+        for r in used:
+            if r.cycles is not None and r.labels:
+                found.setdefault(r.calls, (r.cycles, tuple(r.labels), r.bounds))
+        stale = 0 if tr.p.evaluations > before else stale + 1
+        if not used or stale >= STALE_ROUNDS:
+            return

@@ -1,9 +1,10 @@
 """A search task, run wherever candidates are evaluated: replay a prefix, take `depth` seeded
 random actions (the first is the child the search scores), simulate the proc it reaches.
 
-A task's result depends only on (prefix, seed, depth): the actions at a proc are listed in a
-fixed order and drawn from ``Random(seed)``, and the simulator is deterministic. So the
-search is the same whatever process runs a task, in whatever order.
+A task's result depends only on the task: the actions at a proc are listed in a fixed order
+and drawn from ``Random(seed)`` (a task's ``plan`` names the first ones to take, their
+parameters still drawn), and the simulator is deterministic. So the search is the same
+whatever process runs a task, in whatever order.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Task:
     seed: int  # draws the first action (the child)
     depth: int
     rollout_seed: int | None = None  # draws the rest; None: the same generator
+    plan: tuple[str, ...] = ()  # labels of the first actions to take, where they apply
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Result:
     child: tuple[str, ...]  # prefix + the first action's calls
     calls: tuple[str, ...]  # the whole schedule evaluated
     labels: list[str] = field(default_factory=list)
+    bounds: tuple[int, ...] = ()  # len(calls) after each action (one per label)
     hash: str = ""
     cycles: int | None = None  # None: not simulated correctly (failed, wrong or race)
     speedup: float | None = None
@@ -85,6 +88,7 @@ def run_task(spec: Spec, task: Task) -> Result:
     calls = list(task.prefix)
     child = None
     labels = []
+    bounds = []
     for d in range(task.depth):
         if d == 1 and task.rollout_seed is not None:
             rng = random.Random(task.rollout_seed)  # rollouts of one child differ after it
@@ -94,8 +98,9 @@ def run_task(spec: Spec, task: Task) -> Result:
             acts = _ACTIONS[(spec, h)] = actions_at(s, p)
         tried: set[int] = set()
         done = False
+        planned = _planned(acts, task.plan[d]) if d < len(task.plan) else None
         for _ in range(MAX_TRIES):
-            i = pick(acts, rng, tried)
+            i = planned if planned is not None and planned not in tried else pick(acts, rng, tried)
             if i is None:
                 break
             tried.add(i)
@@ -112,6 +117,7 @@ def run_task(spec: Spec, task: Task) -> Result:
             calls.extend(b.calls)
             s.remember(tuple(calls), p)
             labels.append(acts[i].label)
+            bounds.append(len(calls))
             done = True
             break
         if d == 0:
@@ -120,7 +126,12 @@ def run_task(spec: Spec, task: Task) -> Result:
             break
     h = proc_hash(p)
     cycles, speedup, err = evaluate(spec, p, h)
-    return Result(task, child or tuple(calls), tuple(calls), labels, h, cycles, speedup, err, time.perf_counter() - t0)
+    return Result(task, child or tuple(calls), tuple(calls), labels, tuple(bounds), h, cycles, speedup, err,
+                  time.perf_counter() - t0)
+
+
+def _planned(acts, label: str) -> int | None:
+    return next((i for i, a in enumerate(acts) if a.label == label), None)
 
 
 def run_batch(spec: Spec, tasks: list[Task]) -> list[Result]:

@@ -1,0 +1,95 @@
+"""The search strategies' own logic, on a made-up schedule space (no Exo, no simulator): a
+schedule is up to four actions, each a label and a drawn parameter, and its cycles are a
+fixed function of them. What a task asks for (prefix, seed, plan) is honoured the way
+``rollout.run_task`` honours it."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from exo_lsp.worker.search.engine import MAX_ACTIONS, search
+from exo_lsp.worker.search.rollout import Result
+
+LABELS = ["tile", "stage", "unroll", "fuse", "split"]
+
+
+def _cycles(calls: tuple[str, ...]) -> int:
+    # the best schedule stages with parameter 7 first, then tiles with 3: one in 2,500
+    score = 10_000
+    for k, c in enumerate(calls):
+        label, param = c.split(":")
+        score -= 100 * (int(param) == (7 if k == 0 else 3)) + 400 * ((k, label) in {(0, "stage"), (1, "tile")})
+    return score
+
+
+class World:
+    """A backend over the made-up space; it records every task it was given."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.tasks = []
+
+    def run(self, tasks):
+        self.tasks.append(list(tasks))
+        return [self._one(t) for t in tasks]
+
+    def _one(self, task) -> Result:
+        rng = random.Random(task.seed)
+        calls = list(task.prefix)
+        labels, bounds, child = [], [], None
+        for d in range(task.depth):
+            if len(calls) >= MAX_ACTIONS:
+                break
+            label = task.plan[d] if d < len(task.plan) else rng.choice(LABELS)
+            calls.append(f"{label}:{rng.randrange(10)}")
+            labels.append(label)
+            bounds.append(len(calls))
+            if d == 0:
+                child = tuple(calls)
+        calls = tuple(calls)
+        h = hashlib.sha1("|".join(calls).encode()).hexdigest()
+        return Result(task, child or calls, calls, labels, tuple(bounds), h, _cycles(calls), 1.0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_evolution_breeds_from_the_best_found_and_still_explores():
+    w = World()
+    res = search(w, strategy="evolve", budget=60, seed=4)
+    first = {r for r in w.tasks[1]}  # w.tasks[0] is the start proc alone
+    assert all(t.prefix == () and not t.plan for t in first)  # nothing found yet: random
+    later = [t for batch in w.tasks[2:] for t in batch]
+    bred = [t for t in later if t.prefix or t.plan]
+    fresh = [t for t in later if not t.prefix and not t.plan]
+    assert fresh and len(bred) > 2 * len(fresh)
+    # a bred task continues a schedule found earlier: its prefix is one, cut after an action
+    found = {r.calls for batch in w.tasks[:-1] for r in map(w._one, batch)}
+    assert all(any(c[: len(t.prefix)] == t.prefix for c in found) for t in bred)
+    assert res.evaluations == 60
+
+
+def test_same_seed_same_search_and_different_seeds_differ():
+    a, b, c = World(), World(), World()
+    ra = search(a, strategy="evolve", budget=40, seed=1)
+    rb = search(b, strategy="evolve", budget=40, seed=1)
+    rc = search(c, strategy="evolve", budget=40, seed=2)
+    assert a.tasks == b.tasks and (ra.best_calls, ra.history) == (rb.best_calls, rb.history)
+    assert a.tasks != c.tasks
+
+
+def test_evolution_beats_random_search_on_the_made_up_space():
+    # 5 seeds, the same budget: the best found after 80 evaluations, median over seeds
+    def median_best(strategy):
+        bests = sorted(search(World(), strategy=strategy, budget=80, seed=s).best_cycles for s in range(5))
+        return bests[2]
+
+    assert median_best("evolve") < median_best("random")
+
+
+def test_a_small_budget_asks_for_no_more_tasks_than_it_can_count():
+    w = World()
+    search(w, strategy="evolve", budget=3, seed=0)
+    assert sum(len(b) for b in w.tasks) == 3  # the start proc and two schedules
