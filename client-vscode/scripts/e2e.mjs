@@ -446,7 +446,8 @@ async function runDom(name, run) {
           const inserted = best.text.replace(/\n$/, "").split("\n");
           const lastLine = first + inserted.length; // 1-based: the schedule's last call
           const want = inserted[inserted.length - 1].replace(/ /g, "\u00a0");
-          await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().waitFor({ timeout: 10_000 });
+          // the button was clicked in the webview: back to the script's editor, as a user would
+          await page.locator(".tabs-container .tab", { hasText: "conv1d.py" }).first().click({ timeout: 10_000 });
           await gotoLine(page, lastLine);
           await page.locator(".view-line", { hasText: want }).first().waitFor({ timeout: 30_000 });
           await statusItem.filter({ hasText: /Exo: (ok|\d+ warnings?) · / }).waitFor({ timeout: 120_000 });
@@ -524,7 +525,9 @@ async function palette(page, title, timeout = 40_000) {
 
 /** Ctrl+G to a 1-based line of the active editor. */
 async function gotoLine(page, line) {
-  await page.locator(".monaco-editor .view-lines").first().click();
+  // the active group's editor when it shows one (the first in the page may be another group's)
+  const active = page.locator(".editor-group-container.active .monaco-editor .view-lines");
+  await ((await active.count()) ? active : page.locator(".monaco-editor .view-lines")).first().click();
   await page.keyboard.press("Control+G");
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ timeout: 10_000 });
