@@ -59,9 +59,11 @@ class World:
 def test_evolution_breeds_from_the_best_found_and_still_explores():
     w = World()
     res = search(w, strategy="evolve", budget=60, seed=4)
-    first = {r for r in w.tasks[1]}  # w.tasks[0] is the start proc alone
-    assert all(t.prefix == () and not t.plan for t in first)  # nothing found yet: random
-    later = [t for batch in w.tasks[2:] for t in batch]
+    # w.tasks[0] is the start proc alone; the first two rounds are made before any result
+    # is in (the second runs while the first is collected): random
+    first = w.tasks[1] + w.tasks[2]
+    assert all(t.prefix == () and not t.plan for t in first)
+    later = [t for batch in w.tasks[3:] for t in batch]
     bred = [t for t in later if t.prefix or t.plan]
     fresh = [t for t in later if not t.prefix and not t.plan]
     assert fresh and len(bred) > 2 * len(fresh)
@@ -93,3 +95,35 @@ def test_a_small_budget_asks_for_no_more_tasks_than_it_can_count():
     w = World()
     search(w, strategy="evolve", budget=3, seed=0)
     assert sum(len(b) for b in w.tasks) == 3  # the start proc and two schedules
+
+
+class PipelinedWorld(World):
+    """A backend that starts rounds when they are submitted (as the pool and Ray do); it
+    records what was running when each round was collected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running: list[int] = []  # rounds submitted and not yet collected
+        self.at_collect: list[int] = []  # how many were running at each collect
+
+    def submit(self, tasks):
+        self.running.append(len(self.tasks))
+        self.tasks.append(list(tasks))
+        return self.running[-1]
+
+    def collect(self, handle):
+        self.at_collect.append(len(self.running))
+        self.running.remove(handle)
+        return [self._one(t) for t in self.tasks[handle]]
+
+
+def test_the_next_round_runs_while_one_is_collected_and_the_search_is_the_same():
+    plain, piped = World(), PipelinedWorld()
+    ra = search(plain, strategy="evolve", budget=50, seed=5)
+    rb = search(piped, strategy="evolve", budget=50, seed=5)
+    # a worker that finished its share of a round has the next round's tasks to start on
+    assert piped.at_collect[1:4] == [2, 2, 2]
+    # ...and what the search asks for and finds does not depend on it
+    assert piped.tasks == plain.tasks and (ra.best_calls, ra.history) == (rb.best_calls, rb.history)
+    rr = search(PipelinedWorld(), strategy="random", budget=30, seed=5)
+    assert rr.history == search(World(), strategy="random", budget=30, seed=5).history

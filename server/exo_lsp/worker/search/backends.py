@@ -72,10 +72,15 @@ class Pool:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self.ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
 
-    def run(self, tasks: list[Task]):
+    def submit(self, tasks: list[Task]):
         # two batches per worker: a slow batch does not leave the others idle for long
-        futs = [self.ex.submit(run_batch, self.spec, c) for c in _chunks(tasks, 2 * self.workers)]
+        return [self.ex.submit(run_batch, self.spec, c) for c in _chunks(tasks, 2 * self.workers)]
+
+    def collect(self, futs) -> list:
         return [r for f in futs for r in f.result()]
+
+    def run(self, tasks: list[Task]):
+        return self.collect(self.submit(tasks))
 
     def close(self) -> None:
         # batches still running are not wanted any more (Ctrl-C, a time limit): end them
@@ -108,13 +113,27 @@ class Ray:
                 ray.init(num_cpus=workers, runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}} if paths else None, **kw)
         self._remote = ray.remote(_ray_batch)
         self._spec_ref = ray.put(spec)
+        self._pending: set = set()
+
+    def submit(self, tasks: list[Task]):
+        refs = [self._remote.remote(self._spec_ref, c) for c in _chunks(tasks, 2 * self.workers)]
+        self._pending.update(refs)
+        return refs
+
+    def collect(self, refs) -> list:
+        out = [r for batch in self.ray.get(refs) for r in batch]
+        self._pending.difference_update(refs)
+        return out
 
     def run(self, tasks: list[Task]):
-        refs = [self._remote.remote(self._spec_ref, c) for c in _chunks(tasks, 2 * self.workers)]
-        return [r for batch in self.ray.get(refs) for r in batch]
+        return self.collect(self.submit(tasks))
 
     def close(self) -> None:
-        pass  # a cluster is not ours to stop; a local Ray ends with this process
+        # a cluster is not ours to stop, but batches nobody will collect (a time limit,
+        # Ctrl-C) should not keep its workers busy
+        for ref in self._pending:
+            self.ray.cancel(ref, force=True)
+        self._pending.clear()
 
 
 def _ray_batch(spec: Spec, tasks: list[Task]):
