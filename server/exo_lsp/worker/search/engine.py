@@ -178,10 +178,9 @@ IN_FLIGHT = 2  # rounds submitted before the oldest is collected
 def _pipelined(backend, tr: Tracker, next_round: Callable[[int], list[Task]]):
     """Rounds of tasks with the next one already running while the oldest is collected, so a
     worker that finishes its part of a round early starts on the next instead of waiting for
-    the slowest task (two Ray workers went from 1.41x the evaluations/s of one to 1.67-1.80x
-    on matmul). Round k is made from
-    what rounds up to k-2 found, whatever the backend: a backend without ``submit`` runs a
-    round when it is collected, and the search is the same. Yields (results used, how many
+    the slowest task (two Ray workers went from 1.41x the evaluations/s of one to 1.67-1.88x
+    on matmul). Round k is made from what rounds up to k-2 found, whatever the backend: a
+    backend without ``submit`` runs a round when it is collected, and the search is the same. Yields (results used, how many
     of them were new procs)."""
     submit = getattr(backend, "submit", None) or (lambda tasks: tasks)
     collect = getattr(backend, "collect", None) or backend.run
