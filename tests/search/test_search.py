@@ -183,13 +183,13 @@ def test_same_seed_same_best_with_process_pool_and_ray():
     spec = _spec(KERNELS, "abt")
     pool = Pool(spec, 2)
     try:
-        a = search(pool, budget=12, seed=3)  # past the first round: bred tasks too
+        a = search(pool, budget=24, seed=3)  # past the first two rounds: bred tasks too
     finally:
         pool.close()
     import ray
 
     try:
-        b = search(Ray(spec, 2, None), budget=12, seed=3)
+        b = search(Ray(spec, 2, None), budget=24, seed=3)
     finally:
         ray.shutdown()
     assert (a.best_calls, a.best_cycles, a.evaluations) == (b.best_calls, b.best_cycles, b.evaluations)

@@ -4,8 +4,8 @@
   candidate is a whole schedule, so none is judged by a half-done proc's cycles; the best
   found so far are the parents. A child keeps a parent's first actions and either draws
   the same actions again with new parameters (staging levels, accumulators, which loop to
-  block: a recipe's parameters are where most of the cycles are) or draws new actions after
-  them; a share of every batch is new random schedules, so it explores as random search does.
+  block: a recipe's parameters are where most of the cycles are) or draws new actions
+  after them; a share of every batch is new random schedules, random search's own draws.
 * ``beam``: a beam of prefixes; each is extended by several children (one action each) and
   every child is judged by seeded random *rollouts* to a complete schedule, not by its own
   cycles: a half-done schedule (tiles staged, nothing offloaded yet) is slower than the
@@ -204,17 +204,23 @@ def _pipelined(backend, tr: Tracker, next_round: Callable[[int], list[Task]]):
 def _evolve(backend, tr: Tracker, seed: int) -> None:
     rng = random.Random(_seed(seed, "evolve"))
     found: dict[tuple[str, ...], tuple[int, tuple[str, ...], tuple[int, ...]]] = {}  # calls -> (cycles, labels, bounds)
+    # New schedules are random search's own draws, in its order (the same seeds): until
+    # something is found to breed from, evolution is random search, and after that a share
+    # of every round still is. Random rollouts are a strong start (the recipes carry most
+    # of the weight); what evolution adds is what it breeds from them.
+    fresh = 0
     stale = 0
     k = 0
 
     def next_round(room: int) -> list[Task]:
-        nonlocal k
+        nonlocal k, fresh
         parents = sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))[:PARENTS]
         tasks = []
         for i in range(min(BATCH, room)):
             s = _seed(seed, "evolve", k, i)
             if not parents or rng.random() < EXPLORE:
-                tasks.append(Task((), s, MAX_ACTIONS))
+                tasks.append(Task((), _seed(seed, "random", fresh), MAX_ACTIONS))
+                fresh += 1
                 continue
             # the best parent most often: rank r is drawn with weight 1/(r+1)
             calls, (_, labels, bounds) = rng.choices(parents, weights=[1 / (r + 1) for r in range(len(parents))])[0]
@@ -222,11 +228,11 @@ def _evolve(backend, tr: Tracker, seed: int) -> None:
             if rng.random() < 0.5 or n == MAX_ACTIONS:
                 # the same actions from the j-th on, their parameters drawn again
                 j = rng.randrange(n)
-                tasks.append(Task(calls[: bounds[j - 1]] if j else (), s, MAX_ACTIONS - j, plan=tuple(labels[j:])))
+                tasks.append(Task(calls[: bounds[j - 1]] if j else (), s, n - j, plan=tuple(labels[j:])))
             else:
-                # keep the first j actions (at least one), draw what follows
+                # keep the first j actions (at least one), then one or more new ones
                 j = rng.randint(1, n)
-                tasks.append(Task(calls[: bounds[j - 1]], s, MAX_ACTIONS - j))
+                tasks.append(Task(calls[: bounds[j - 1]], s, rng.randint(1, MAX_ACTIONS - j)))
         k += 1
         return tasks
 
