@@ -109,12 +109,17 @@ def search(backend, *, strategy: str = "evolve", budget: int = 200, seed: int = 
     return tr.p
 
 
+def _random_task(seed: int, n: int) -> Task:
+    """Random search's n-th schedule (evolution draws its new schedules from the same list)."""
+    return Task((), _seed(seed, "random", n), MAX_ACTIONS)
+
+
 def _random(backend, tr: Tracker, seed: int) -> None:
     k = 0
 
     def next_round(room: int) -> list[Task]:
         nonlocal k
-        tasks = [Task((), _seed(seed, "random", k + i), MAX_ACTIONS) for i in range(8)]
+        tasks = [_random_task(seed, k + i) for i in range(8)]
         k += len(tasks)
         return tasks
 
@@ -219,7 +224,7 @@ def _evolve(backend, tr: Tracker, seed: int) -> None:
         for i in range(min(BATCH, room)):
             s = _seed(seed, "evolve", k, i)
             if not parents or rng.random() < EXPLORE:
-                tasks.append(Task((), _seed(seed, "random", fresh), MAX_ACTIONS))
+                tasks.append(_random_task(seed, fresh))
                 fresh += 1
                 continue
             # the best parent most often: rank r is drawn with weight 1/(r+1)
