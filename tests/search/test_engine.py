@@ -1,7 +1,7 @@
 """The search strategies' own logic, on a made-up schedule space (no Exo, no simulator): a
 schedule is up to four actions, each a label and a drawn parameter, and its cycles are a
 fixed function of them. What a task asks for (prefix, seed, plan) is honoured the way
-``rollout.run_task`` honours it."""
+``rollout.run_task`` honours it (a result names the prefix's actions too, from the task)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ class World:
 
     name = "fake"
 
-    def __init__(self) -> None:
+    def __init__(self, fixed: frozenset[str] = frozenset()) -> None:
         self.tasks = []
+        self.fixed = fixed  # labels that take no parameter
 
     def run(self, tasks):
         self.tasks.append(list(tasks))
@@ -38,19 +39,21 @@ class World:
     def _one(self, task) -> Result:
         rng = random.Random(task.seed)
         calls = list(task.prefix)
-        labels, bounds, child = [], [], None
+        labels, bounds, drew, child = list(task.before.labels), list(task.before.bounds), list(task.before.drew), None
         for d in range(task.depth):
             if len(calls) >= MAX_ACTIONS:
                 break
             label = task.plan[d] if d < len(task.plan) else rng.choice(LABELS)
-            calls.append(f"{label}:{rng.randrange(10)}")
+            fixed = label in self.fixed  # no parameter: redrawn, it is the same call
+            calls.append(f"{label}:{0 if fixed else rng.randrange(10)}")
             labels.append(label)
             bounds.append(len(calls))
+            drew.append(not fixed)
             if d == 0:
                 child = tuple(calls)
         calls = tuple(calls)
         h = hashlib.sha1("|".join(calls).encode()).hexdigest()
-        return Result(task, child or calls, calls, labels, tuple(bounds), h, _cycles(calls), 1.0)
+        return Result(task, child or calls, calls, labels, tuple(bounds), h, _cycles(calls), 1.0, drew=tuple(drew))
 
     def close(self) -> None:
         pass
@@ -141,3 +144,41 @@ def test_new_schedules_are_random_searchs_own_draws_in_its_order():
     drawn = [t for batch in rs.tasks for t in batch]
     assert len(fresh) > 16 and fresh == drawn[: len(fresh)]
     assert re.history[:16] == rr.history[:16]
+
+
+def test_a_bred_schedule_is_bred_from_by_all_its_actions():
+    # A result names only the actions its own task took. A schedule bred from a parent's
+    # first actions must still be known by all of them when it is a parent in turn: its
+    # redrawn actions are planned where they were, after the same prefix (before the fix, a
+    # grandchild redrew its own last actions from the start proc, as if they were all).
+    w = World()
+    search(w, strategy="evolve", budget=120, seed=3)
+    labels_of = lambda calls: [c.split(":")[0] for c in calls]  # noqa: E731
+    found: list[tuple[str, ...]] = []  # schedules found by the rounds before
+    planned = 0
+    for batch in w.tasks:
+        for t in batch:
+            if not t.plan:
+                continue
+            planned += 1
+            # the parent: a schedule found earlier, of the prefix and then the planned actions
+            n = len(t.prefix) + len(t.plan)
+            assert any(len(c) == n and c[: len(t.prefix)] == t.prefix and labels_of(c)[len(t.prefix):] == list(t.plan)
+                       for c in found), t
+        found += [r.calls for r in map(w._one, batch)]
+    assert planned > 20
+    # ...and the best schedule is reported by all its actions
+    for seed in range(4):
+        res = search(World(), strategy="evolve", budget=80, seed=seed)
+        assert res.best_labels == labels_of(res.best_calls)
+
+
+def test_actions_are_redrawn_only_where_that_can_change_the_schedule():
+    # an unroll or a fusion drawn again is the same call: a plan of those alone would be
+    # the parent again, a task that learns nothing
+    plans = []
+    for seed in range(6):
+        w = World(fixed=frozenset({"unroll", "fuse"}))
+        search(w, strategy="evolve", budget=120, seed=seed)
+        plans += [t.plan for batch in w.tasks for t in batch if t.plan]
+    assert len(plans) > 100 and all(not set(plan) <= {"unroll", "fuse"} for plan in plans)

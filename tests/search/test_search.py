@@ -142,6 +142,45 @@ def test_finish_a_late_prefix_of_the_hand_schedule():
     assert r.scheduled.cycles <= 1.10 * hand, (r.scheduled.cycles, hand)
 
 
+def test_a_late_prefix_may_move_a_cpu_buffer_to_a_faster_memory():
+    """After the first replacement the hand schedule's im2col buffer is in DRAM_STATIC; the
+    other CPU memory in scope is faster for it. Once a proc was offloaded the enumerator's
+    set_memory steps were not offered (most put a CPU buffer in tile memory), so no search
+    from there got below the hand schedule's choice."""
+    from exo_lsp.worker.search.rollout import Task, run_task, session_for
+    from exo_lsp.worker.search.space import actions_at
+
+    hand, n = _hand()
+    spec = _spec(ROOT / "examples" / "conv1d.py", "conv1d", round(0.75 * n) - 1)
+    s = session_for(spec)
+    acts = actions_at(s, s.start)
+    assert [a.label for a in acts if a.kind == "memory"] == ["y in DRAM_INTERLEAVED"]
+    [finish] = [a.label for a in acts if a.kind == "finish"]
+    r = run_task(spec, Task((), 1, 3, plan=("y in DRAM_INTERLEAVED", finish, "one y per c")))
+    assert r.calls[0] == 'set_memory(p, "y : _", DRAM_INTERLEAVED)'
+    assert r.cycles is not None and r.cycles < 0.95 * hand, (r.cycles, hand, r.error)
+
+
+def test_a_result_names_its_whole_schedule_and_which_actions_drew_parameters():
+    """A task after a prefix is told the prefix's actions, so its result names them all (a
+    schedule bred from a bred schedule used to be known by its last actions alone, and was
+    redrawn from the start as if they were all); per action, whether it drew parameters (a
+    recipe does; an unroll does not, so redrawing it is the same proc)."""
+    from exo_lsp.worker.search.rollout import Task, run_task, session_for
+    from exo_lsp.worker.search.space import actions_at
+
+    spec = _spec(KERNELS, "abt")
+    s = session_for(spec)
+    acc = next(a.label for a in actions_at(s, s.start) if a.kind == "accumulate")
+    first = run_task(spec, Task((), 0, 1, plan=(acc,)))
+    assert (first.labels, first.bounds, first.drew) == ([acc], (len(first.calls),), (True,))
+    unroll = next(a.label for a in actions_at(s, s.replay(first.calls)) if a.kind == "unroll")
+    second = run_task(spec, Task(first.calls, 7, 1, plan=(unroll,), before=first.steps))
+    assert second.labels == [acc, unroll] and second.drew == (True, False)
+    assert second.bounds[0] == len(first.calls) and second.bounds[1] == len(second.calls) > len(first.calls)
+    assert second.cycles is not None and second.cycles != first.cycles
+
+
 def _search_and_simulate(tmp_path, script: pathlib.Path, proc: str, budget: int, step=None):
     from exo_lsp.worker.search.backends import Serial
     from exo_lsp.worker.search.engine import search

@@ -33,7 +33,6 @@ class Ranking:
         self.seen: set[str] = set()  # distinct procs counted, as the search's budget counts them
         self.evaluations = 0
         self.roots: dict[tuple, dict] = {}  # first action's calls -> its stats
-        self.labels_of: dict[tuple, list[str]] = {(): []}  # schedule prefix -> its actions' labels
         self.schedules: dict[tuple, FoundSchedule] = {}
         self.start: tuple[int | None, float | None] = (None, None)
         self.cached = 0
@@ -48,12 +47,7 @@ class Ranking:
             self.evaluations += 1
             if r.hash in self.carried:
                 self.cached += 1
-        prefix = r.task.prefix
-        before = self.labels_of.get(prefix, [])
-        mine = [str(x) for x in r.labels]  # (a recipe's label may hold Exo names)
-        if r.child != prefix:
-            self.labels_of.setdefault(r.child, before + mine[:1])
-        labels = before + mine
+        labels = [str(x) for x in r.labels]  # the whole schedule's (a recipe's label may hold Exo names)
         if not r.calls:
             self.start = (r.cycles, r.speedup)
             return True

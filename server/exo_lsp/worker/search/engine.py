@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .rollout import Result, Task
+from .rollout import Result, Steps, Task
 
 MAX_ACTIONS = 4  # actions in a schedule (a recipe is one action of many calls)
 STRATEGIES = ("evolve", "beam", "greedy", "random")
@@ -53,6 +53,13 @@ class Tracker:
         self.on_progress = on_progress
         self.t0 = t0
         self.time_limit = time_limit
+        self.steps_of: dict[tuple[str, ...], Steps] = {(): Steps()}  # a schedule found, cut after an action
+
+    def task(self, prefix: tuple[str, ...], seed: int, depth: int, rollout_seed: int | None = None,
+             plan: tuple[str, ...] = ()) -> Task:
+        """A task after a prefix found earlier, told the prefix's actions (so that its result
+        names its whole schedule, wherever it ran)."""
+        return Task(prefix, seed, depth, rollout_seed, plan, self.steps_of.get(prefix, Steps()))
 
     def done(self) -> bool:
         if self.p.evaluations >= self.budget:
@@ -72,6 +79,8 @@ class Tracker:
                 self.seen.add(r.hash)
                 self.p.evaluations += 1
             used.append(r)
+            for n, b in enumerate(r.bounds):
+                self.steps_of.setdefault(r.calls[:b], r.steps.first(n + 1))
             if r.cycles is not None and (self.p.best_cycles is None or r.cycles < self.p.best_cycles):
                 self.p.best_cycles, self.p.best_speedup = r.cycles, r.speedup
                 self.p.best_calls, self.p.best_labels = r.calls, r.labels
@@ -133,7 +142,7 @@ def _greedy(backend, tr: Tracker, seed: int, width: int) -> None:
     while not tr.done():
         prefix: tuple[str, ...] = ()
         for level in range(MAX_ACTIONS):
-            tasks = [Task(prefix, _seed(seed, "greedy", restart, level, i), 1) for i in range(width)]
+            tasks = [tr.task(prefix, _seed(seed, "greedy", restart, level, i), 1) for i in range(width)]
             used = tr.take(backend.run(tasks))
             moved = [r for r in used if r.child != prefix]
             if not moved or tr.done():
@@ -154,7 +163,7 @@ def _beam(backend, tr: Tracker, seed: int, width: int, children: int, rollouts: 
                 for c in range(children):
                     s = _seed(seed, "beam", restart, level, b, c)
                     for r in range(rollouts):
-                        tasks.append(Task(prefix, s, MAX_ACTIONS - level, _seed(s, "rollout", r)))
+                        tasks.append(tr.task(prefix, s, MAX_ACTIONS - level, _seed(s, "rollout", r)))
             used = tr.take(backend.run(tasks))
             score: dict[tuple, float] = {}
             order: list[tuple] = []
@@ -208,7 +217,7 @@ def _pipelined(backend, tr: Tracker, next_round: Callable[[int], list[Task]]):
 
 def _evolve(backend, tr: Tracker, seed: int) -> None:
     rng = random.Random(_seed(seed, "evolve"))
-    found: dict[tuple[str, ...], tuple[int, tuple[str, ...], tuple[int, ...]]] = {}  # calls -> (cycles, labels, bounds)
+    found: dict[tuple[str, ...], tuple[int, Steps]] = {}  # calls -> (cycles, its actions)
     # New schedules are random search's own draws, in its order (the same seeds): until
     # something is found to breed from, evolution is random search, and after that a share
     # of every round still is. Random rollouts are a strong start (the recipes carry most
@@ -228,23 +237,27 @@ def _evolve(backend, tr: Tracker, seed: int) -> None:
                 fresh += 1
                 continue
             # the best parent most often: rank r is drawn with weight 1/(r+1)
-            calls, (_, labels, bounds) = rng.choices(parents, weights=[1 / (r + 1) for r in range(len(parents))])[0]
-            n = len(labels)
-            if rng.random() < 0.5 or n == MAX_ACTIONS:
+            calls, (_, steps) = rng.choices(parents, weights=[1 / (r + 1) for r in range(len(parents))])[0]
+            n = len(steps.labels)
+            # where redrawing the actions from there on can change the schedule: not after
+            # its last action with parameters (an unroll or a privatization drawn again is
+            # the same call, the same proc: nothing learnt)
+            redraw = [j for j in range(n) if any(steps.drew[j:])]
+            if redraw and (rng.random() < 0.5 or n == MAX_ACTIONS):
                 # the same actions from the j-th on, their parameters drawn again
-                j = rng.randrange(n)
-                tasks.append(Task(calls[: bounds[j - 1]] if j else (), s, n - j, plan=tuple(labels[j:])))
+                j = rng.choice(redraw)
+                tasks.append(tr.task(calls[: steps.bounds[j - 1]] if j else (), s, n - j, plan=steps.labels[j:]))
             else:
                 # keep the first j actions (at least one), then one or more new ones
-                j = rng.randint(1, n)
-                tasks.append(Task(calls[: bounds[j - 1]], s, rng.randint(1, MAX_ACTIONS - j)))
+                j = rng.randint(1, min(n, MAX_ACTIONS - 1))
+                tasks.append(tr.task(calls[: steps.bounds[j - 1]], s, rng.randint(1, MAX_ACTIONS - j)))
         k += 1
         return tasks
 
     for used, new in _pipelined(backend, tr, next_round):
         for r in used:
             if r.cycles is not None and r.labels:
-                found.setdefault(r.calls, (r.cycles, tuple(r.labels), r.bounds))
+                found.setdefault(r.calls, (r.cycles, r.steps))
         stale = 0 if new else stale + 1
         if not used or stale >= STALE_ROUNDS:
             return

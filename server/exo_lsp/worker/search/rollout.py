@@ -23,12 +23,25 @@ MAX_TRIES = 6  # actions tried per step before the rollout stops there
 
 
 @dataclass(frozen=True)
+class Steps:
+    """A schedule's actions, one entry each: what the search breeds from."""
+
+    labels: tuple[str, ...] = ()
+    bounds: tuple[int, ...] = ()  # len(calls) after each action
+    drew: tuple[bool, ...] = ()  # whether it drew parameters (redrawn, it may differ)
+
+    def first(self, n: int) -> Steps:
+        return Steps(self.labels[:n], self.bounds[:n], self.drew[:n])
+
+
+@dataclass(frozen=True)
 class Task:
     prefix: tuple[str, ...]
     seed: int  # draws the first action (the child)
     depth: int
     rollout_seed: int | None = None  # draws the rest; None: the same generator
     plan: tuple[str, ...] = ()  # labels of the first actions to take, where they apply
+    before: Steps = Steps()  # the prefix's actions, so that a result tells its whole schedule
 
 
 @dataclass
@@ -36,13 +49,18 @@ class Result:
     task: Task
     child: tuple[str, ...]  # prefix + the first action's calls
     calls: tuple[str, ...]  # the whole schedule evaluated
-    labels: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # every action's, the prefix's included
     bounds: tuple[int, ...] = ()  # len(calls) after each action (one per label)
     hash: str = ""
     cycles: int | None = None  # None: not simulated correctly (failed, wrong or race)
     speedup: float | None = None
     error: str | None = None
     seconds: float = 0.0
+    drew: tuple[bool, ...] = ()  # per action: whether it drew parameters
+
+    @property
+    def steps(self) -> Steps:
+        return Steps(tuple(self.labels), self.bounds, self.drew or (True,) * len(self.labels))
 
 
 _SESSIONS: dict[Spec, Session] = {}
@@ -84,11 +102,13 @@ def run_task(spec: Spec, task: Task) -> Result:
     try:
         p = s.replay(task.prefix)
     except Exception as e:
-        return Result(task, task.prefix, task.prefix, error=f"prefix: {e}", seconds=time.perf_counter() - t0)
+        return Result(task, task.prefix, task.prefix, list(task.before.labels), task.before.bounds,
+                      error=f"prefix: {e}", seconds=time.perf_counter() - t0, drew=task.before.drew)
     calls = list(task.prefix)
     child = None
-    labels = []
-    bounds = []
+    labels = list(task.before.labels)
+    bounds = list(task.before.bounds)
+    drew = list(task.before.drew)
     for d in range(task.depth):
         if d == 1 and task.rollout_seed is not None:
             rng = random.Random(task.rollout_seed)  # rollouts of one child differ after it
@@ -107,6 +127,7 @@ def run_task(spec: Spec, task: Task) -> Result:
             if acts[i].kind == "stop":
                 break
             b = R.Builder(s, p, tuple(calls))
+            state = rng.getstate()
             try:
                 acts[i].run(b, rng)
             except (R.RecipeFailed, Exception):
@@ -118,6 +139,7 @@ def run_task(spec: Spec, task: Task) -> Result:
             s.remember(tuple(calls), p)
             labels.append(acts[i].label)
             bounds.append(len(calls))
+            drew.append(rng.getstate() != state)
             done = True
             break
         if d == 0:
@@ -127,7 +149,7 @@ def run_task(spec: Spec, task: Task) -> Result:
     h = proc_hash(p)
     cycles, speedup, err = evaluate(spec, p, h)
     return Result(task, child or tuple(calls), tuple(calls), labels, tuple(bounds), h, cycles, speedup, err,
-                  time.perf_counter() - t0)
+                  time.perf_counter() - t0, tuple(drew))
 
 
 def _planned(acts, label: str) -> int | None:

@@ -31,7 +31,7 @@ ENUM_GROUPS = {"divide", "reorder", "unroll", "fission", "lift_alloc", "expand_d
 
 @dataclass
 class Action:
-    kind: str  # "accumulate", "finish", "offload", "block", "privatize", "unroll", "enum", "stop"
+    kind: str  # "accumulate", "finish", "offload", "block", "privatize", "memory", "unroll", "enum", "stop"
     label: str
     run: Callable
 
@@ -139,6 +139,13 @@ def _unroll(path):
     return run
 
 
+def _set_memory(path, mem: str):
+    def run(b: R.Builder, rng) -> None:
+        b.do(f"set_memory({VAR}, {_q(b.sel(cursor_at_path(b.p, path)))}, {mem})")
+
+    return run
+
+
 def _call(call):
     def run(b: R.Builder, rng) -> None:
         b.do(call)
@@ -175,11 +182,18 @@ def actions_at(session, p) -> list[Action]:
                     out.append(Action("block", f"{label}, {f} accumulators", _block(sh, path, mapping, f)))
     else:
         mems = {m for sh in shapes for m in sh.memories}
+        cpu_mems = _cpu_memories(session, shapes)
         for s in _walk(p.body()):
             if _is(s, "AllocCursor") and s.mem() not in mems:
                 par = _parent_stmt(s)
                 if par is not None and _is(par, "ForCursor") and _trip(par) is not None:
                     out.append(Action("privatize", f"one {s.name()} per {par.name()}", _privatize(node_path(s), node_path(par))))
+                # the CPU's buffers in its other memories (the recipes choose one when they
+                # stage; a schedule that arrives offloaded may have chosen a slower one)
+                here = session.scope.memories.get(s.mem())
+                for mem in cpu_mems:
+                    if mem != here:
+                        out.append(Action("memory", f"{s.name()} in {mem}", _set_memory(node_path(s), mem)))
         # a rollout may end here: more random steps after offloading mostly break things
         out.append(Action("stop", "stop", None))
         for s in _walk(p.body()):
@@ -207,7 +221,8 @@ def actions_at(session, p) -> list[Action]:
 
 # What a rollout draws: recipes much more often than single enumerator steps, which are
 # many and mostly neutral.
-WEIGHTS = {"accumulate": 60.0, "finish": 20.0, "offload": 10.0, "block": 5.0, "privatize": 8.0, "unroll": 4.0, "enum": 0.5, "stop": 6.0}
+WEIGHTS = {"accumulate": 60.0, "finish": 20.0, "offload": 10.0, "block": 5.0, "privatize": 8.0, "memory": 4.0, "unroll": 4.0,
+           "enum": 0.5, "stop": 6.0}
 
 
 def pick(actions: list[Action], rng: random.Random, exclude: set[int]) -> int | None:
