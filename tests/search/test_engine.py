@@ -147,10 +147,10 @@ def test_new_schedules_are_random_searchs_own_draws_in_its_order():
 
 
 def test_a_bred_schedule_is_bred_from_by_all_its_actions():
-    # A result names only the actions its own task took. A schedule bred from a parent's
-    # first actions must still be known by all of them when it is a parent in turn: its
-    # redrawn actions are planned where they were, after the same prefix (before the fix, a
-    # grandchild redrew its own last actions from the start proc, as if they were all).
+    # A schedule bred after a parent's first actions must be known by all its actions when
+    # it is a parent in turn: its redrawn actions are planned where they were, after the
+    # same prefix (a result used to name only its own task's actions, and a grandchild
+    # redrew those from the start proc as if they were all).
     w = World()
     search(w, strategy="evolve", budget=120, seed=3)
     labels_of = lambda calls: [c.split(":")[0] for c in calls]  # noqa: E731
