@@ -161,6 +161,22 @@ def test_a_late_prefix_may_move_a_cpu_buffer_to_a_faster_memory():
     assert r.cycles is not None and r.cycles < 0.95 * hand, (r.cycles, hand, r.error)
 
 
+def test_a_task_gives_the_same_result_whatever_the_worker_ran_before():
+    """A recipe's steps are memoised by the calls that make them; reusing one made from an
+    equal proc by an earlier task lost a cursor in a later step (Exo forwards cursors only
+    along the procs they came from): the same task, run twice in one process, made another
+    schedule the second time, so a pool and Ray (their workers' histories differ) found
+    different best schedules for the same seed."""
+    from exo_lsp.worker.search.engine import _random_task
+    from exo_lsp.worker.search.rollout import run_task
+
+    spec = _spec(KERNELS, "matmul_ab")
+    task = _random_task(0, 0)
+    first, again = run_task(spec, task), run_task(spec, task)
+    assert (again.calls, again.labels, again.cycles) == (first.calls, first.labels, first.cycles)
+    assert "one rhs_t per yo" in first.labels  # the step that lost its cursor
+
+
 def test_a_result_names_its_whole_schedule_and_which_actions_drew_parameters():
     """A task after a prefix is told the prefix's actions, so its result names them all (a
     schedule bred from a bred schedule used to be known by its last actions alone, and was

@@ -116,14 +116,14 @@ class Builder:
 
     def do(self, call: str) -> None:
         key = None if self.base is None else (*self.base, *self.calls, call)
-        got = self.s._memo.get(key) if key is not None else None
+        got = self.s.made_from(key, self.p) if key is not None else None
         if got is None:
             try:
                 got = self.s.apply_call(self.p, call)
             except Exception as e:
                 raise RecipeFailed(f"{call}: {type(e).__name__}: {e}") from e
             if key is not None:
-                self.s.remember(key, got)
+                self.s.remember(key, got, parent=self.p)
         self.p = got
         self.calls.append(call)
 

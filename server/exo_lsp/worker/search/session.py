@@ -57,6 +57,12 @@ class Session:
         self.start = start
         self.scope: Scope = build_scope(self.state, scope_step, VAR)
         self._memo: dict[tuple, object] = {(): start}
+        # the proc each memoised one was made from: Exo forwards a cursor only along the
+        # chain of procs it came from, so a recipe may reuse a memoised step only when it
+        # was made from the very proc the recipe holds (one made from an equal proc, by an
+        # earlier task, made a later step of the same recipe lose its cursor, and the
+        # search's result depended on what the worker had run before)
+        self._parent: dict[tuple, object] = {}
 
     # ------------------------------------------------------------------ replay
 
@@ -80,15 +86,26 @@ class Session:
             k -= 1
         p = self._memo[schedule[:k]]
         for i in range(k, len(schedule)):
-            p = self.apply_call(p, schedule[i])
-            self.remember(schedule[: i + 1], p)
+            q = self.apply_call(p, schedule[i])
+            self.remember(schedule[: i + 1], q, parent=p)
+            p = q
         return p
 
-    def remember(self, schedule: tuple, p) -> None:
+    def remember(self, schedule: tuple, p, parent=None) -> None:
+        """Memoise the proc `schedule` makes; `parent`: the proc it was made from (None:
+        not known, so no recipe step reuses it)."""
+        if self._memo.get(schedule) is p:
+            return
         if len(self._memo) > 4000:  # bounded: drop the oldest half (dicts keep insertion order)
             for key in list(self._memo)[1:2000]:
                 del self._memo[key]
+                self._parent.pop(key, None)
         self._memo[schedule] = p
+        self._parent[schedule] = parent
+
+    def made_from(self, schedule: tuple, p):
+        """The memoised proc `schedule` makes if it was made from `p` itself, else None."""
+        return self._memo.get(schedule) if self._parent.get(schedule) is p else None
 
 
 def proc_hash(p) -> str:
