@@ -403,10 +403,10 @@ def replace_all(b: Builder, limit: int = 24) -> int:
             # replace unifies bodies only: an argument left in the wrong memory is its check
             if c.check is not None and c.check(q) is not None:
                 continue
-            b.p = q
+            made_from, b.p = b.p, q
             b.calls.append(c.call)
             if b.base is not None:
-                b.s.remember((*b.base, *b.calls), q)
+                b.s.remember((*b.base, *b.calls), q, parent=made_from)
             n += 1
             break
         else:

@@ -60,7 +60,7 @@ class Result:
 
     @property
     def steps(self) -> Steps:
-        return Steps(tuple(self.labels), self.bounds, self.drew or (True,) * len(self.labels))
+        return Steps(tuple(self.labels), self.bounds, self.drew)
 
 
 _SESSIONS: dict[Spec, Session] = {}
