@@ -56,13 +56,12 @@ class Session:
             scope_step = s.index
         self.start = start
         self.scope: Scope = build_scope(self.state, scope_step, VAR)
-        self._memo: dict[tuple, object] = {(): start}
-        # the proc each memoised one was made from: Exo forwards a cursor only along the
-        # chain of procs it came from, so a recipe may reuse a memoised step only when it
-        # was made from the very proc the recipe holds (one made from an equal proc, by an
-        # earlier task, made a later step of the same recipe lose its cursor, and the
-        # search's result depended on what the worker had run before)
-        self._parent: dict[tuple, object] = {}
+        # schedule -> (the proc it makes, the proc that was made from). Exo forwards a cursor
+        # only along the chain of procs it came from, so a recipe may reuse a memoised step
+        # only when it was made from the very proc the recipe holds (one made from an equal
+        # proc, by an earlier task, made a later step of the same recipe lose its cursor, and
+        # the search's result depended on what the worker had run before)
+        self._memo: dict[tuple, tuple[object, object]] = {(): (start, None)}
 
     # ------------------------------------------------------------------ replay
 
@@ -84,7 +83,7 @@ class Session:
         k = len(schedule)
         while k > 0 and schedule[:k] not in self._memo:
             k -= 1
-        p = self._memo[schedule[:k]]
+        p = self._memo[schedule[:k]][0]
         for i in range(k, len(schedule)):
             q = self.apply_call(p, schedule[i])
             self.remember(schedule[: i + 1], q, parent=p)
@@ -94,18 +93,18 @@ class Session:
     def remember(self, schedule: tuple, p, parent=None) -> None:
         """Memoise the proc `schedule` makes; `parent`: the proc it was made from (None:
         not known, so no recipe step reuses it)."""
-        if self._memo.get(schedule) is p:
+        known = self._memo.get(schedule)
+        if known is not None and known[0] is p:
             return
         if len(self._memo) > 4000:  # bounded: drop the oldest half (dicts keep insertion order)
             for key in list(self._memo)[1:2000]:
                 del self._memo[key]
-                self._parent.pop(key, None)
-        self._memo[schedule] = p
-        self._parent[schedule] = parent
+        self._memo[schedule] = (p, parent)
 
     def made_from(self, schedule: tuple, p):
         """The memoised proc `schedule` makes if it was made from `p` itself, else None."""
-        return self._memo.get(schedule) if self._parent.get(schedule) is p else None
+        known = self._memo.get(schedule)
+        return known[0] if known is not None and known[1] is p else None
 
 
 def proc_hash(p) -> str:
