@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 
@@ -76,6 +78,32 @@ class _Bar:
             self.progress.stop()
 
 
+class _CtrlC:
+    """The first Ctrl-C asks the search to stop and keep its best: the handler only sets a
+    flag, which the backend polls while it waits (backends._Stoppable says why it must not
+    raise where it lands). Forked pool workers inherit this handler until they ignore
+    SIGINT, so one hit early only sets their own copy of the flag. The second Ctrl-C ends
+    the command at once, as SIGINT does by default."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.old = None
+
+    def __enter__(self) -> "_CtrlC":
+        self.old = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.event.set()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    def __call__(self) -> bool:
+        return self.event.is_set()
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self.old)
+
+
 def summary(res) -> str:
     """The last line the command prints."""
     cycles = "none" if res.best_cycles is None else str(res.best_cycles)
@@ -95,17 +123,21 @@ def run(args) -> int:
         spec = Spec(path, fh.read(), args.proc, args.step)
     try:
         session = session_for(spec)
+    except KeyboardInterrupt:
+        print("exo-lsp search: interrupted before the search began", file=sys.stderr)
+        return 130
     except Exception as e:
         print(f"exo-lsp search: {e}", file=sys.stderr)
         return 2
-    backend = make_backend(spec, args.workers, args.ray if args.ray is not None else False)
-    bar = _Bar(args.budget)
-    try:
-        res = search(backend, strategy=args.strategy, budget=args.budget, seed=args.seed,
-                     time_limit=args.time, on_progress=bar)
-    finally:
-        bar.end()
-        backend.close()
+    with _CtrlC() as ctrl_c:
+        backend = make_backend(spec, args.workers, args.ray if args.ray is not None else False, stop=ctrl_c)
+        bar = _Bar(args.budget)
+        try:
+            res = search(backend, strategy=args.strategy, budget=args.budget, seed=args.seed,
+                         time_limit=args.time, on_progress=bar)
+        finally:
+            bar.end()
+            backend.close()
     text = render(session, res.best_calls, cycles=res.best_cycles, speedup=res.best_speedup,
                   evaluations=res.evaluations, seed=args.seed)
     if args.out:

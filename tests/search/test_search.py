@@ -249,3 +249,29 @@ def test_same_seed_same_best_with_process_pool_and_ray():
         ray.shutdown()
     assert (a.best_calls, a.best_cycles, a.evaluations) == (b.best_calls, b.best_cycles, b.evaluations)
     assert a.best_cycles is not None
+
+
+@pytest.mark.parametrize("backend", ["serial", "pool", "ray"])
+def test_a_stop_request_ends_the_search_at_the_next_wait_with_the_best_so_far(backend):
+    """The CLI's Ctrl-C and an editor's cancel reach a backend as ``stop()`` turning true:
+    the backend raises from its wait (a serial one between tasks) and the search keeps what
+    it had counted, here the start proc of its first round."""
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        pytest.skip("ray is not installed (pip install 'exo-lsp[ray]')")
+    from exo_lsp.worker.search.backends import make_backend
+    from exo_lsp.worker.search.engine import search
+
+    seen = []
+    workers = {"serial": 1, "pool": 2, "ray": 2}[backend]
+    b = make_backend(_spec(KERNELS, "abt"), workers, "" if backend == "ray" else False, stop=lambda: bool(seen))
+    try:
+        res = search(b, budget=200, seed=0, on_progress=seen.append)
+    finally:
+        b.close()
+        if backend == "ray":
+            import ray
+
+            ray.shutdown()
+    assert b.name == backend
+    assert (res.stopped, res.evaluations, len(seen)) == ("interrupted", 1, 1)
+    assert res.best_cycles is not None and res.best_calls == ()

@@ -117,6 +117,31 @@ def test_ctrl_c_keeps_the_best_found(tmp_path):
     assert f"{int(m.group(1)):,} cycles" in out.read_text()
 
 
+# SIGINT made to land at the N-th call the main thread makes into the pool's machinery
+# (sigint_at.py). Before Ctrl-C only set a flag, a KeyboardInterrupt raised at calls 10
+# and 100 left a lock of the pool held: the command hung at exit. All of the first
+# calls, then a spread over the next rounds.
+SIGINT_AT = [*range(16), *range(20, 121, 10), 200, 400]
+
+
+@pytest.mark.parametrize("n", SIGINT_AT)
+def test_ctrl_c_anywhere_in_the_pool_machinery_keeps_the_best_found(tmp_path, n):
+    out = tmp_path / "matmul_searched.py"
+    try:
+        run = subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("sigint_at.py")), str(n), str(KERNELS),
+                              "--proc", "matmul_ab", "--budget", "500", "--workers", "2", "--out", str(out)],
+                             cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120, start_new_session=True)
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else e.stderr  # bytes despite text=True
+        pytest.fail(f"SIGINT at call {n}: the command did not end\n{err}")
+    assert run.returncode == 0, run.stderr
+    assert "interrupted" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
+    m = LAST.match(run.stdout.splitlines()[-1])
+    assert m and 1 <= int(m.group(3)) < 500, run.stdout
+    assert f"{int(m.group(1)):,} cycles" in out.read_text()
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for d in pathlib.Path("/proc").iterdir():

@@ -185,7 +185,8 @@ def run_search(tracer, path: str, params: SearchParams) -> SearchResult:
             last[0] = now
             send_partial(ranking.result(False, "", now - t0, proc, rename))
 
-    backend = Watched(make_backend(spec, params.workers), ranking, on_change)
+    # a cancel stops the wait for a batch too, not only the next batch
+    backend = Watched(make_backend(spec, params.workers, stop=query_cancelled), ranking, on_change)
     try:
         progress = search(backend, budget=params.budget, seed=params.seed, time_limit=params.time_limit)
     finally:

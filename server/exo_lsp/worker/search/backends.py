@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
+from typing import Callable
 
-from .rollout import Task, run_batch, session_for
+from .rollout import Task, run_batch, run_task, session_for
 from .session import Spec
+
+POLL_S = 0.2  # how long a stop request may wait while a backend waits for results
 
 
 def _chunks(tasks: list[Task], n: int) -> list[list[Task]]:
@@ -48,24 +51,48 @@ def _die_with_parent(sig: int) -> None:
         os._exit(1)
 
 
-class Serial:
+class _Stoppable:
+    """A backend asked to stop by ``stop()`` (the CLI's Ctrl-C, an editor's cancel) raises
+    KeyboardInterrupt from its own waits, which the search takes as "keep the best so far".
+    The CLI's Ctrl-C only sets a flag: a KeyboardInterrupt raised at whatever bytecode the
+    main thread was at could land inside the process pool's own locks (its shutdown then
+    waited forever on a lock nobody would release) or inside a finaliser (printed and
+    ignored, so the search went on)."""
+
+    def __init__(self, stop: Callable[[], bool] | None) -> None:
+        self.stop = stop
+
+    def check(self) -> None:
+        if self.stop is not None and self.stop():
+            raise KeyboardInterrupt
+
+
+class Serial(_Stoppable):
     name = "serial"
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, stop: Callable[[], bool] | None = None) -> None:
+        super().__init__(stop)
         self.spec = spec
         session_for(spec)
 
     def run(self, tasks: list[Task]):
-        return run_batch(self.spec, tasks)
+        out = []
+        for t in tasks:
+            self.check()
+            out.append(run_task(self.spec, t))
+        # a compiler killed by the same Ctrl-C made the last result a failure: not counted
+        self.check()
+        return out
 
     def close(self) -> None:
         pass
 
 
-class Pool:
+class Pool(_Stoppable):
     name = "pool"
 
-    def __init__(self, spec: Spec, workers: int) -> None:
+    def __init__(self, spec: Spec, workers: int, stop: Callable[[], bool] | None = None) -> None:
+        super().__init__(stop)
         self.spec = spec
         self.workers = workers
         session_for(spec)  # built once here; forked workers start with it
@@ -77,6 +104,11 @@ class Pool:
         return [self.ex.submit(run_batch, self.spec, c) for c in _chunks(tasks, 2 * self.workers)]
 
     def collect(self, futs) -> list:
+        while True:
+            self.check()
+            if not wait(futs, timeout=POLL_S).not_done:
+                break
+        self.check()
         return [r for f in futs for r in f.result()]
 
     def run(self, tasks: list[Task]):
@@ -84,18 +116,20 @@ class Pool:
 
     def close(self) -> None:
         # batches still running are not wanted any more (Ctrl-C, a time limit): end them
-        # now rather than let the interpreter wait for them at exit
-        procs = list(getattr(self.ex, "_processes", {}).values())
-        self.ex.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
+        # now rather than let the interpreter wait for them at exit. Then wait for the
+        # pool's own thread: left running, it closed its wake-up pipe while the
+        # interpreter's exit hook was writing to it (OSError at exit, Python 3.11)
+        for p in list((getattr(self.ex, "_processes", None) or {}).values()):
             if p.is_alive():
                 p.terminate()
+        self.ex.shutdown(wait=True, cancel_futures=True)
 
 
-class Ray:
+class Ray(_Stoppable):
     name = "ray"
 
-    def __init__(self, spec: Spec, workers: int, address: str | None) -> None:
+    def __init__(self, spec: Spec, workers: int, address: str | None, stop: Callable[[], bool] | None = None) -> None:
+        super().__init__(stop)
         try:
             import ray
         except ImportError as e:
@@ -121,6 +155,11 @@ class Ray:
         return refs
 
     def collect(self, refs) -> list:
+        while True:
+            self.check()
+            if not self.ray.wait(refs, num_returns=len(refs), timeout=POLL_S)[1]:
+                break
+        self.check()
         out = [r for batch in self.ray.get(refs) for r in batch]
         self._pending.difference_update(refs)
         return out
@@ -140,9 +179,11 @@ def _ray_batch(spec: Spec, tasks: list[Task]):
     return run_batch(spec, tasks)
 
 
-def make_backend(spec: Spec, workers: int = 0, ray: str | None | bool = False):
+def make_backend(spec: Spec, workers: int = 0, ray: str | None | bool = False, stop: Callable[[], bool] | None = None):
+    """``stop``: polled while waiting for results; when it returns True the backend raises
+    KeyboardInterrupt (the search stops and keeps its best)."""
     if ray is not False and ray is not None:
-        return Ray(spec, workers or os.cpu_count() or 1, ray if isinstance(ray, str) and ray else None)
+        return Ray(spec, workers or os.cpu_count() or 1, ray if isinstance(ray, str) and ray else None, stop)
     if workers == 1:
-        return Serial(spec)
-    return Pool(spec, workers or os.cpu_count() or 1)
+        return Serial(spec, stop)
+    return Pool(spec, workers or os.cpu_count() or 1, stop)

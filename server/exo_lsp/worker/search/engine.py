@@ -128,7 +128,7 @@ def _random(backend, tr: Tracker, seed: int) -> None:
 
     def next_round(room: int) -> list[Task]:
         nonlocal k
-        tasks = [_random_task(seed, k + i) for i in range(8)]
+        tasks = [_random_task(seed, k + i) for i in range(BATCH)]
         k += len(tasks)
         return tasks
 
