@@ -118,10 +118,11 @@ def test_ctrl_c_keeps_the_best_found(tmp_path):
 
 
 # SIGINT made to land at the N-th call the main thread makes into the pool's machinery
-# (sigint_at.py). Before Ctrl-C only set a flag, a KeyboardInterrupt raised at calls 10
-# and 100 left a lock of the pool held: the command hung at exit. All of the first
-# calls, then a spread over the next rounds.
-SIGINT_AT = [*range(16), *range(20, 121, 10), 200, 400]
+# (sigint_at.py). Before Ctrl-C only set a flag, a KeyboardInterrupt raised at calls 10,
+# 28 and 100 (a Condition's __exit__ in submit, once per batch) left the pool's queue
+# locked: the command hung at exit, every time. All of the first batch's calls, then a
+# spread over the next rounds.
+SIGINT_AT = [*range(19), 28, *range(30, 121, 10), 200, 400]
 
 
 @pytest.mark.parametrize("n", SIGINT_AT)
